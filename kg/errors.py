@@ -1,0 +1,43 @@
+"""Named errors. Each message says where (file, row, column) and what to do."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class KgError(Exception):
+    """Base class for every error tsunagari raises on purpose."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem with one row of a source: kept, reported, never fatal for the other rows."""
+
+    file: str
+    row: int
+    column: str
+    message: str
+    hint: str = ""
+    level: str = "error"   # "error": the row was skipped; "warning": loaded, but look at it
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.row}"
+        if self.column:
+            where += f" ({self.column})"
+        text = f"{where}: {self.level}: {self.message}"
+        return f"{text} — {self.hint}" if self.hint else text
+
+
+class SourceError(KgError):
+    """A source cannot be read at all (wrong encoding, no header, unknown format)."""
+
+
+class StoreError(KgError):
+    """The store folder is missing, incomplete or from another version."""
+
+
+class NotFound(KgError):
+    """An id, region or concept that does not exist."""
+
+
+class ValidationError(KgError):
+    """The built graph does not conform to the SHACL shapes."""

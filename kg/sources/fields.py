@@ -1,0 +1,94 @@
+"""Column names and cell values shared by every reader: one place to teach a new header."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kg.normalize.text import fold
+
+# field -> accepted header spellings (compared after fold(): NFKC, lower case, no spaces).
+HEADERS: dict[str, tuple[str, ...]] = {
+    "number": ("no", "no.", "番号", "#", "number", "通し番号"),
+    "organization": ("団体名", "organization", "organisation", "org", "法人名", "実施団体"),
+    "title": ("取組名", "title", "事業名", "project", "projecttitle", "取組"),
+    "region": ("活動地域", "region", "area", "地域", "activityregion"),
+    "prior_adoption": ("r5採択", "prioradoption", "prior_adoption", "前年度採択", "priorfyadoption",
+                       "adoptedpreviousyear", "前年採択"),
+    "description": ("概要", "description", "取組概要", "summary"),
+    "category": ("区分", "category", "分類"),
+    "fiscal_year": ("年度", "fiscalyear", "fiscal_year", "fy"),
+    "programme": ("programme", "program", "事業区分", "プログラム"),
+}
+REQUIRED = ("organization", "title", "region")
+_LOOKUP = {fold(alias): name for name, aliases in HEADERS.items() for alias in aliases}
+# "R6採択" style headers: adoption in an earlier year, whatever the year.
+_PRIOR = re.compile(r"^(r|令和|h|平成)\d+(年度)?採択$")
+
+TRUE = {"○", "◯", "〇", "●", "◎", "yes", "y", "true", "1", "有", "あり", "済", "x"}
+FALSE = {"", "-", "－", "―", "×", "no", "n", "false", "0", "無", "なし"}
+
+
+def map_header(cells: list[str]) -> dict[str, int]:
+    """Map a header row to {field: column index}; unknown columns are ignored."""
+    found: dict[str, int] = {}
+    for index, cell in enumerate(cells):
+        key = fold(cell)
+        name = _LOOKUP.get(key) or ("prior_adoption" if _PRIOR.match(key) else None)
+        if name and name not in found:
+            found[name] = index
+    # Numbered tables often leave the number column's header empty (the bundled document does).
+    if "number" not in found and cells and not cells[0].strip():
+        found["number"] = 0
+    return found
+
+
+def is_header(cells: list[str]) -> bool:
+    """True when a row names the required columns (used to skip headers repeated on each page)."""
+    return set(REQUIRED) <= set(map_header(cells))
+
+
+def parse_flag(value: str) -> bool | None:
+    """R5採択 style mark to bool; None when the value means neither."""
+    key = fold(value)
+    if key in TRUE:
+        return True
+    if key in FALSE:
+        return False
+    return None
+
+
+_ERAS = {"令和": 2018, "r": 2018, "平成": 1988, "h": 1988}
+_YEAR = re.compile(r"^(?:fy)?(?P<year>(19|20)\d\d)(年度)?$")
+_ERA_YEAR = re.compile(r"^(?P<era>令和|平成|r|h)(?P<n>\d{1,2}|元)(年度)?$")
+
+
+def parse_fiscal_year(value: str | int) -> int | None:
+    """'令和6年度', 'R6', 'FY2024', '2024' -> 2024; None when not a year."""
+    key = fold(str(value))
+    match = _YEAR.match(key)
+    if match:
+        return int(match.group("year"))
+    match = _ERA_YEAR.match(key)
+    if match:
+        n = 1 if match.group("n") == "元" else int(match.group("n"))
+        return _ERAS[match.group("era")] + n
+    return None
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One project as a source states it, before normalisation."""
+
+    file: str
+    line: int
+    fiscal_year: int
+    programme: str
+    number: int | None
+    organization: str
+    title: str
+    region: str
+    prior_adoption: bool
+    description: str | None = None
+    category: str | None = None
+    alt_titles: tuple[str, ...] = ()
+    alt_organizations: tuple[str, ...] = ()

@@ -1,0 +1,72 @@
+"""Cells of one row -> a SourceRow, or located errors. Shared by the document and table readers."""
+from __future__ import annotations
+
+from kg.errors import RowError
+from kg.normalize.text import clean
+from kg.sources.fields import SourceRow, parse_fiscal_year, parse_flag
+
+_LABELS = {"organization": "団体名/organization", "title": "取組名/title", "region": "活動地域/region",
+           "prior_adoption": "R5採択/prior adoption", "number": "No./number", "fiscal_year": "年度/fiscal year"}
+
+
+def row_from_cells(
+    cells: list[str], header: dict[str, int], *, file: str, line: int,
+    fiscal_year: int | None, programme: str | None,
+) -> tuple[SourceRow | None, list[RowError]]:
+    """Build a SourceRow from cells; a row missing its organisation or title is skipped with an error."""
+    problems: list[RowError] = []
+
+    def cell(name: str) -> str:
+        index = header.get(name)
+        return clean(cells[index]) if index is not None and index < len(cells) else ""
+
+    def problem(column: str, message: str, hint: str, level: str = "error") -> None:
+        problems.append(RowError(file, line, _LABELS.get(column, column), message, hint, level))
+
+    needed = max(header[name] for name in ("organization", "title", "region")) + 1
+    if len(cells) < needed:
+        problem("title", f"row has {len(cells)} columns, the header has at least {needed}",
+                "check for a missing separator or a line break inside a cell")
+        return None, problems
+    for name, what in (("organization", "organisation"), ("title", "title")):
+        if not cell(name):
+            problem(name, f"empty {what}", f"fill in the {what} or delete the row")
+    if problems:
+        return None, problems
+
+    year = fiscal_year
+    if "fiscal_year" in header and cell("fiscal_year"):
+        year = parse_fiscal_year(cell("fiscal_year"))
+        if year is None:
+            problem("fiscal_year", f"cannot read fiscal year {cell('fiscal_year')!r}",
+                    "write it as 2024, FY2024, R6 or 令和6年度")
+            return None, problems
+    if year is None:
+        problem("fiscal_year", "no fiscal year for this row",
+                "add a 年度/fiscal_year column or pass --fiscal-year")
+        return None, problems
+    prog = cell("programme") or programme
+    if not prog:
+        problem("programme", "no programme for this row", "add a programme column or pass --programme")
+        return None, problems
+
+    prior = parse_flag(cell("prior_adoption"))
+    if prior is None:
+        problem("prior_adoption", f"cannot read prior adoption mark {cell('prior_adoption')!r}; taken as no",
+                "use ○ for yes and leave empty for no", "warning")
+        prior = False
+    number = None
+    if cell("number"):
+        try:
+            number = int(cell("number"))
+        except ValueError:
+            problem("number", f"number {cell('number')!r} is not an integer; the row position is used",
+                    "write a plain integer", "warning")
+    if not cell("region"):
+        problem("region", "empty activity region; the project has no place",
+                "fill in 活動地域 (e.g. 東京都豊島区)", "warning")
+    return SourceRow(
+        file=file, line=line, fiscal_year=year, programme=prog, number=number,
+        organization=cell("organization"), title=cell("title"), region=cell("region"),
+        prior_adoption=prior, description=cell("description") or None, category=cell("category") or None,
+    ), problems

@@ -1,0 +1,66 @@
+"""Namespaces and IRI minting, in one place. IRIs derive from ids only, so the same input gives the same graph."""
+from __future__ import annotations
+
+import hashlib
+
+from rdflib import Namespace, URIRef
+from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
+
+BASE = "https://w3id.org/tsunagari/"
+TG = Namespace(BASE + "ontology#")
+SCHEMA = Namespace("https://schema.org/")
+ORG = Namespace("http://www.w3.org/ns/org#")
+SH = Namespace("http://www.w3.org/ns/shacl#")
+
+PREFIXES = {
+    "tg": TG, "schema": SCHEMA, "org": ORG, "skos": SKOS, "dcterms": DCTERMS, "prov": PROV,
+    "rdfs": RDFS, "rdf": RDF, "xsd": XSD, "owl": OWL,
+    "project": Namespace(BASE + "project/"), "region": Namespace(BASE + "region/"),
+    "orgn": Namespace(BASE + "organization/"),
+}
+
+
+def short_hash(text: str, length: int = 12) -> str:
+    """A stable ASCII token for a Japanese key (IRIs stay ASCII for tools that dislike IRIs with kanji)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def project_iri(project_id: str) -> URIRef:
+    return URIRef(f"{BASE}project/{project_id}")
+
+
+def organization_iri(key: str) -> URIRef:
+    return URIRef(f"{BASE}organization/{short_hash(key)}")
+
+
+def region_iri(key: str) -> URIRef:
+    """6-digit codes -> region/131164; 'block:kanto' -> region/block/kanto; districts by a hash of their key."""
+    if key.startswith("block:"):
+        return URIRef(f"{BASE}region/block/{key.split(':', 1)[1]}")
+    if key.startswith("district:"):
+        return URIRef(f"{BASE}region/district/{short_hash(key)}")
+    return URIRef(f"{BASE}region/{key}")
+
+
+def concept_iri(scheme: str, concept: str) -> URIRef:
+    return URIRef(f"{BASE}concept/{scheme}/{concept}")
+
+
+def scheme_iri(scheme: str) -> URIRef:
+    return URIRef(f"{BASE}concept/{scheme}")
+
+
+def legal_form_iri(form: str) -> URIRef:
+    return URIRef(f"{BASE}concept/legal-form/{form}")
+
+
+def programme_iri(programme: str) -> URIRef:
+    return URIRef(f"{BASE}programme/{programme}")
+
+
+def source_iri(sha256: str) -> URIRef:
+    return URIRef(f"{BASE}source/{sha256[:16]}")
+
+
+def tag_iri(project_id: str, scheme: str, concept: str) -> URIRef:
+    return URIRef(f"{BASE}project/{project_id}/tag/{scheme}/{concept}")
