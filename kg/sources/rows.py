@@ -1,9 +1,10 @@
 """Cells of one row -> a SourceRow, or located errors. Shared by the document and table readers."""
 from __future__ import annotations
 
-from kg.errors import RowError
+from kg.errors import RowError, SourceError
 from kg.normalize.text import clean
 from kg.sources.fields import SourceRow, parse_fiscal_year, parse_flag
+from kg.sources.programmes import programme_by_id
 
 _LABELS = {"organization": "団体名/organization", "title": "取組名/title", "region": "活動地域/region",
            "prior_adoption": "R5採択/prior adoption", "number": "No./number", "fiscal_year": "年度/fiscal year"}
@@ -48,6 +49,11 @@ def row_from_cells(
     prog = cell("programme") or programme
     if not prog:
         problem("programme", "no programme for this row", "add a programme column or pass --programme")
+        return None, problems
+    try:
+        prog = programme_by_id(prog).id
+    except SourceError as error:
+        problem("programme", str(error), "fix the programme cell")
         return None, problems
 
     prior = parse_flag(cell("prior_adoption"))

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 from kg.errors import RowError, SourceError
+from kg.sources.programmes import programme_by_id
 from kg.sources.fields import HEADERS, REQUIRED, is_header, map_header
 from kg.sources.read import SourceRead
 from kg.sources.rows import row_from_cells
@@ -30,6 +31,8 @@ def decode(data: bytes, file: str) -> str:
 
 def read_table(path: Path, *, fiscal_year: int | None = None, programme: str | None = None) -> SourceRead:
     """Read a CSV/TSV/XLSX list of projects: one row per project, a header row naming the columns."""
+    if programme is not None:
+        programme_by_id(programme)   # fails early on an id that cannot go into an IRI
     suffix = path.suffix.lower()
     data = path.read_bytes()
     if suffix in (".xlsx", ".xlsm"):

@@ -1,0 +1,142 @@
+"""The facade a notebook or the CLI uses: build a store, then list, show, query and export.
+
+    >>> from kg import Tsunagari
+    >>> kg = Tsunagari.open("tsunagari-store")          # doctest: +SKIP
+    >>> [p["title"] for p in kg.projects(prefecture="鳥取県")][:2]   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+from kg.errors import NotFound, RowError
+from kg.store import Store
+
+DEFAULT_STORE = Path("tsunagari-store")
+EXPORT_FORMATS = ("turtle", "jsonld", "nt", "graphml", "gexf", "csv")
+
+
+def bundled_source() -> Path:
+    """The FY2024 Cabinet Office list shipped with the package (see README for attribution)."""
+    return Path(str(resources.files("kg").joinpath("data/r6_kodoku_koritsu_npo_model_projects.txt")))
+
+
+@dataclass
+class BuildReport:
+    """What a build did: counts, the problems it found (located), and where it wrote."""
+
+    store: Path
+    generation: Path
+    projects: int
+    triples: int
+    sources: list[dict[str, Any]]
+    problems: list[RowError] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def skipped(self) -> list[RowError]:
+        return [p for p in self.problems if p.level == "error"]
+
+    @property
+    def warnings(self) -> list[RowError]:
+        return [p for p in self.problems if p.level == "warning"]
+
+
+class Tsunagari:
+    """One store, opened: projects, the RDF and NetworkX graphs, SPARQL, exports, similarity."""
+
+    def __init__(self, store: Path | str = DEFAULT_STORE) -> None:
+        self.store = Store(Path(store))
+        self.folder = self.store.generation()
+        self.manifest: dict[str, Any] = json.loads((self.folder / "manifest.json").read_text(encoding="utf-8"))
+
+    @classmethod
+    def open(cls, store: Path | str = DEFAULT_STORE) -> "Tsunagari":
+        """Open a built store (``tsunagari build`` makes one)."""
+        return cls(store)
+
+    @classmethod
+    def build(cls, sources: Iterable[Path | str] | None = None, store: Path | str = DEFAULT_STORE, *,
+              fiscal_year: int | None = None, programme: str | None = None,
+              embed: bool = False, model: str = "default") -> tuple["Tsunagari", BuildReport]:
+        """Read sources (default: the bundled list), build and validate the graph, write the store atomically.
+
+        Raises SourceError for an unreadable source and ValidationError if the graph breaks the SHACL
+        shapes; in both cases the previous store stays as it was.
+        """
+        from kg.build import build_store
+
+        report = build_store([Path(s) for s in (sources or [bundled_source()])], Store(Path(store)),
+                             fiscal_year=fiscal_year, programme=programme, embed=embed, model=model)
+        return cls(store), report
+
+    # -- records ---------------------------------------------------------------------------------
+    @cached_property
+    def _projects(self) -> list[dict[str, Any]]:
+        return json.loads(self.store.path("projects.json").read_text(encoding="utf-8"))
+
+    def projects(self, *, prefecture: str | None = None, municipality: str | None = None,
+                 block: str | None = None, target_group: str | None = None, theme: str | None = None,
+                 fiscal_year: int | None = None, legal_form: str | None = None) -> list[dict[str, Any]]:
+        """Projects as dicts, filtered. Region filters take a name (鳥取県, Tottori) or a code;
+        concept filters take an id and include narrower concepts (elderly includes older-men)."""
+        from kg.filters import ProjectFilter
+
+        keep = ProjectFilter.make(prefecture=prefecture, municipality=municipality, block=block,
+                                  target_group=target_group, theme=theme, fiscal_year=fiscal_year,
+                                  legal_form=legal_form)
+        return [p for p in self._projects if keep(p)]
+
+    def project(self, project_id: str) -> dict[str, Any]:
+        """One project by id; an unknown id raises NotFound with the closest ids."""
+        for project in self._projects:
+            if project["id"] == project_id:
+                return project
+        ids = [p["id"] for p in self._projects]
+        close = difflib.get_close_matches(project_id, ids, n=3, cutoff=0.5)
+        hint = f" — did you mean {', '.join(close)}?" if close else " — `tsunagari projects` lists the ids"
+        raise NotFound(f"no project {project_id!r}{hint}")
+
+    @property
+    def problems(self) -> list[dict[str, Any]]:
+        return json.loads(self.store.path("problems.json").read_text(encoding="utf-8"))
+
+    # -- graphs ----------------------------------------------------------------------------------
+    @cached_property
+    def graph(self):
+        """The rdflib Graph of the store."""
+        from kg.rdf import new_graph
+
+        graph = new_graph()
+        graph.parse(self.store.path("graph.nt"), format="nt")
+        return graph
+
+    @cached_property
+    def network(self):
+        """The NetworkX MultiDiGraph view (node ids are the IRIs)."""
+        from kg.network import to_networkx
+
+        return to_networkx(self.graph)
+
+    def sparql(self, query: str, bindings: dict[str, Any] | None = None):
+        """Run a SPARQL 1.1 query on the graph; returns a kg.sparql.SparqlResult."""
+        from kg.sparql import run_query
+
+        return run_query(self.graph, query, bindings)
+
+    def validate(self):
+        """SHACL validation of the stored graph; returns a kg.validate.ValidationResult."""
+        from kg.validate import validate_graph
+
+        return validate_graph(self.graph)
+
+    def export(self, fmt: str) -> bytes:
+        """Serialise the store as turtle, jsonld, nt, graphml, gexf or csv (projects table)."""
+        from kg.export import export
+
+        return export(self, fmt)

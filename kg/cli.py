@@ -1,0 +1,173 @@
+"""Command line: thin; parses options, calls the API once, formats. The only place that prints or exits."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from kg.api import DEFAULT_STORE, EXPORT_FORMATS, Tsunagari
+from kg.errors import KgError
+
+store_option = click.option("--store", type=click.Path(path_type=Path), default=DEFAULT_STORE, show_default=True,
+                            help="Store folder.")
+
+
+def translate_errors(command):
+    """Our errors become one clear line and exit code 1, never a traceback."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KgError as error:
+            raise click.ClickException(str(error)) from None
+    return wrapper
+
+
+def echo_json(value) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=1))
+
+
+def filter_options(command):
+    """--prefecture/--municipality/--block/--target-group/--theme/--fiscal-year/--legal-form."""
+    for name, help_text in reversed((
+        ("--prefecture", "Prefecture name or code (鳥取県, Tottori, 31)."),
+        ("--municipality", "Municipality name or 6-digit code (includes its wards)."),
+        ("--block", "Regional block (kanto, 近畿, ...)."),
+        ("--target-group", "Target-group id (includes narrower ones), e.g. youth."),
+        ("--theme", "Theme id (includes narrower ones), e.g. men-shed."),
+        ("--legal-form", "Legal form id, e.g. npo, general-association."),
+    )):
+        command = click.option(name, help=help_text)(command)
+    return click.option("--fiscal-year", type=int, help="Fiscal year, e.g. 2024.")(command)
+
+
+@click.group()
+@click.version_option(package_name="tsunagari")
+def cli() -> None:
+    """tsunagari (つながり): knowledge graph and search over Japan's local projects against loneliness and isolation."""
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@store_option
+@click.option("--fiscal-year", type=int, help="Fiscal year of sources that do not state it.")
+@click.option("--programme", help="Programme id of sources that do not state it (see kg/data/programmes.csv).")
+@click.option("--embed/--no-embed", default=True, show_default=True,
+              help="Also embed project texts for `similar` and `search` (loads the model).")
+@click.option("--model", default="default", show_default=True,
+              help="Sentence-transformers model path or name; 'default' = bundled multilingual-e5-small.")
+@translate_errors
+def build(sources, store, fiscal_year, programme, embed, model) -> None:
+    """Build the store from SOURCES (default: the bundled FY2024 list)."""
+    _, report = Tsunagari.build(sources or None, store, fiscal_year=fiscal_year, programme=programme,
+                                embed=embed, model=model)
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    click.echo(f"built {report.projects} projects, {report.triples} triples in {report.seconds:.1f}s "
+               f"-> {report.generation}")
+    click.echo(f"skipped rows: {len(report.skipped)}; warnings: {len(report.warnings)}")
+
+
+@cli.command()
+@store_option
+@filter_options
+@click.option("--json", "as_json", is_flag=True, help="JSON array of projects.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per project.")
+@translate_errors
+def projects(store, as_json, as_csv, **filters) -> None:
+    """List projects, optionally filtered."""
+    found = Tsunagari.open(store).projects(**filters)
+    if as_json:
+        echo_json(found)
+    elif as_csv:
+        from kg.export import projects_csv
+
+        click.echo(projects_csv(found), nl=False)
+    else:
+        for p in found:
+            places = "、".join(r["name"] for r in p["regions"])
+            click.echo(f"{p['id']}  {p['title']}  [{p['organization']['name']}; {places}]")
+        click.echo(f"({len(found)} projects)")
+
+
+@cli.command()
+@click.argument("project_id")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="The project as JSON.")
+@translate_errors
+def show(project_id, store, as_json) -> None:
+    """Show one project: organisation, regions, target groups and themes with their evidence."""
+    p = Tsunagari.open(store).project(project_id)
+    if as_json:
+        echo_json(p)
+        return
+    org = p["organization"]
+    click.echo(f"{p['id']}  (FY{p['fiscal_year']} no. {p['number']})\n{p['title']}")
+    click.echo(f"organisation: {org['written']}  [legal form: {org['legal_form'] or 'none'}]")
+    click.echo(f"region: {p['region_text']}")
+    for r in p["regions"]:
+        click.echo(f"  - {r['name']} {r['code'] or ''} ({r['level']}, {r['prefecture'] or r['block']})"
+                   + (f" [{r['qualifier']}]" if r["qualifier"] else ""))
+    for label, key in (("target groups", "target_groups"), ("themes", "themes")):
+        click.echo(f"{label}:")
+        for t in p[key]:
+            click.echo(f"  - {t['id']} ({t['ja']} / {t['en']}) because: {'、'.join(t['evidence'])}")
+    click.echo(f"prior adoption: {'yes' if p['prior_adoption'] else 'no'}")
+    if p["description"]:
+        click.echo(f"[{p['category']}] {p['description']}")
+
+
+@cli.command()
+@click.argument("query")
+@store_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--bind", multiple=True, metavar="NAME=VALUE", help="Bind a query variable (repeatable).")
+@translate_errors
+def sparql(query, store, fmt, bind) -> None:
+    """Run a SPARQL query given inline or as a .rq file (see queries/)."""
+    from kg.sparql import read_query
+
+    bindings = dict(item.split("=", 1) for item in bind)
+    click.echo(Tsunagari.open(store).sparql(read_query(query), bindings).format(fmt))
+
+
+@cli.command()
+@store_option
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="turtle", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Write to a file instead of standard output.")
+@translate_errors
+def export(store, fmt, out) -> None:
+    """Export the graph (turtle, jsonld, nt), the network (graphml, gexf) or the projects (csv)."""
+    data = Tsunagari.open(store).export(fmt)
+    if out:
+        out.write_bytes(data)
+        click.echo(f"wrote {out} ({len(data)} bytes)", err=True)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@cli.command()
+@store_option
+@translate_errors
+def validate(store) -> None:
+    """Check the stored graph against the SHACL shapes."""
+    result = Tsunagari.open(store).validate()
+    if not result.conforms:
+        raise click.ClickException(result.text)
+    click.echo("graph conforms to the SHACL shapes")
+
+
+@cli.command()
+@store_option
+@translate_errors
+def problems(store) -> None:
+    """Rows the last build skipped or warned about, with file, row and column."""
+    from kg.errors import RowError
+
+    found = Tsunagari.open(store).problems
+    for problem in found:
+        click.echo(str(RowError(**problem)))
+    click.echo(f"({len(found)} problems)")

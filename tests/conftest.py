@@ -1,0 +1,36 @@
+"""Shared fixtures: the bundled document, small tables written in code, and a built store."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kg.api import bundled_source
+
+HEADER_JA = ["団体名", "取組名", "活動地域", "R5採択"]
+
+
+@pytest.fixture(scope="session")
+def document() -> Path:
+    return bundled_source()
+
+
+def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8", delimiter: str = ",") -> Path:
+    """A small list written as a user's spreadsheet would save it."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(out.getvalue().encode(encoding))
+    return path
+
+
+@pytest.fixture(scope="session")
+def built_store(tmp_path_factory) -> Path:
+    """The bundled list built once per session, without embeddings (fast)."""
+    from kg import Tsunagari
+
+    store = tmp_path_factory.mktemp("store") / "store"
+    Tsunagari.build(None, store, embed=False)
+    return store
