@@ -84,7 +84,7 @@ class Tsunagari:
                  block: str | None = None, target_group: str | None = None, theme: str | None = None,
                  fiscal_year: int | None = None, legal_form: str | None = None) -> list[dict[str, Any]]:
         """Projects as dicts, filtered. Region filters take a name (鳥取県, Tottori) or a code;
-        concept filters take an id and include narrower concepts (elderly includes older-men)."""
+        concept filters take an id and include narrower concepts (children includes school-refusal)."""
         from kg.filters import ProjectFilter
 
         keep = ProjectFilter.make(prefecture=prefecture, municipality=municipality, block=block,
@@ -134,6 +134,31 @@ class Tsunagari:
         from kg.validate import validate_graph
 
         return validate_graph(self.graph)
+
+    # -- similarity ------------------------------------------------------------------------------
+    @cached_property
+    def similarity(self):
+        """The kg.similar.Similarity of this store (stored vectors; the model loads only for search)."""
+        from kg.similar import Similarity
+
+        return Similarity.from_store(self)
+
+    def similar(self, project_id: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
+        """Projects like one project, best first, each with ``why`` (shared concepts, embedding, region).
+
+        Uses stored vectors only: no model is loaded.
+        """
+        return self.similarity.similar(project_id, top=top, **filters)
+
+    def search(self, text: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
+        """Projects matching free text in any language, best first, each with ``why``."""
+        return self.similarity.search(text, top=top, **filters)
+
+    def families(self, k: int = 5) -> list[dict[str, Any]]:
+        """Families of comparable practices (communities of the similarity graph), named by concepts."""
+        from kg.families import families
+
+        return families(self.similarity, k=k)
 
     def export(self, fmt: str) -> bytes:
         """Serialise the store as turtle, jsonld, nt, graphml, gexf or csv (projects table)."""

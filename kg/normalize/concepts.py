@@ -1,0 +1,346 @@
+"""Target groups and themes: two SKOS schemes (data/concepts.ttl), a tagger (data/concept_rules.tsv)
+and a label finder for free-text queries.
+
+    >>> schemes = ConceptSchemes.load()
+    >>> [(t.concept, t.evidence) for t in schemes.tag("ひきこもり遍路2024")]
+    [('hikikomori', ('ひきこもり',)), ('pilgrimage', ('遍路',))]
+    >>> schemes.match_labels("men's shed in Shizuoka")
+    [('theme', 'men-shed', "men's shed")]
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, SKOS
+
+from kg.errors import KgError, NotFound
+from kg.records import Tag
+from kg.vocab import concept_iri, scheme_iri
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+SCHEMES = ("target-group", "theme")
+FIELDS = ("title", "description", "organization")
+_RULE_COLUMNS = ("scheme", "concept", "kind", "fields", "pattern", "note")
+
+
+class ConceptDataError(KgError):
+    """concepts.ttl or concept_rules.tsv is inconsistent (unknown concept, bad pattern, cycle...)."""
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One SKOS concept of a scheme; ``id`` is its skos:notation and the last part of its IRI."""
+
+    id: str
+    scheme: str                       # "target-group" | "theme"
+    ja: str                           # skos:prefLabel @ja
+    en: str                           # skos:prefLabel @en
+    alt_ja: tuple[str, ...] = ()
+    alt_en: tuple[str, ...] = ()
+    broader: tuple[str, ...] = ()     # ids in the same scheme
+    definition: str = ""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every label, preferred first: ja, en, then the alternatives."""
+        return (self.ja, self.en) + self.alt_ja + self.alt_en
+
+
+@dataclass(frozen=True)
+class _Rule:
+    scheme: str
+    concept: str
+    kind: str                         # "include" | "exclude"
+    fields: frozenset[str]
+    pattern: re.Pattern[str]
+    line: int
+
+
+def normalize(text: str) -> str:
+    """Matching form for the tagger: NFKC (full-width letters, half-width kana folded), spaces collapsed."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def _fold_label(text: str) -> str:
+    """Matching form for labels and queries: NFKC, case-folded, ・ dropped, - _ and ’ unified."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = text.replace("・", "").replace("’", "'").replace("‘", "'")
+    return re.sub(r"[\s\-_]+", " ", text).strip()
+
+
+class ConceptSchemes:
+    """The target-group and theme schemes with their tagging rules. Build with :meth:`load`."""
+
+    def __init__(self, concepts: dict[tuple[str, str], Concept], rules: tuple[_Rule, ...], graph: Graph):
+        self._concepts = concepts
+        self._graph = graph
+        grouped: dict[tuple[str, str], tuple[list[_Rule], list[_Rule]]] = defaultdict(lambda: ([], []))
+        for rule in rules:
+            grouped[(rule.scheme, rule.concept)][0 if rule.kind == "include" else 1].append(rule)
+        # Sorted by (scheme, id) so tags come out in a stable order without sorting twice.
+        self._rules = {key: (tuple(inc), tuple(exc)) for key, (inc, exc) in sorted(grouped.items())}
+        self._labels = _label_index(concepts.values())
+
+    @classmethod
+    def load(cls, ttl: str | Path | None = None, rules: str | Path | None = None) -> ConceptSchemes:
+        """Read the schemes and rules (bundled files by default); cached per pair of paths.
+
+        Example:
+            >>> ConceptSchemes.load().get("target-group", "teens").broader
+            ('children', 'youth')
+
+        Raises:
+            ConceptDataError: the files are inconsistent; the message names file and line.
+        """
+        ttl_path = Path(ttl) if ttl else DATA / "concepts.ttl"
+        rules_path = Path(rules) if rules else DATA / "concept_rules.tsv"
+        return _load(str(ttl_path.resolve()), str(rules_path.resolve()))
+
+    # -- the schemes -------------------------------------------------------------------------
+
+    def get(self, scheme: str, id: str) -> Concept:
+        """The concept ``id`` of ``scheme``; raises NotFound naming the known ids."""
+        try:
+            return self._concepts[(self._check_scheme(scheme), id)]
+        except KeyError:
+            known = ", ".join(c.id for c in self.concepts(scheme))
+            raise NotFound(f"no {scheme} concept {id!r} — use one of: {known}") from None
+
+    def concepts(self, scheme: str) -> tuple[Concept, ...]:
+        """All concepts of a scheme, sorted by id."""
+        self._check_scheme(scheme)
+        return tuple(c for (s, _), c in sorted(self._concepts.items()) if s == scheme)
+
+    def ancestors(self, scheme: str, id: str) -> tuple[str, ...]:
+        """Every concept above ``id`` (skos:broader, transitively), nearest first, then by id.
+
+        Example: ``ancestors("target-group", "older-men") == ("middle-aged",)``.
+        """
+        seen: list[str] = []
+        level = list(self.get(scheme, id).broader)
+        while level:
+            level = sorted(set(level) - set(seen))
+            seen.extend(level)
+            level = [b for c in level for b in self.get(scheme, c).broader]
+        return tuple(seen)
+
+    def iri(self, scheme: str, id: str) -> URIRef:
+        """The IRI of a concept that exists, e.g. https://w3id.org/tsunagari/concept/theme/men-shed."""
+        self.get(scheme, id)
+        return concept_iri(scheme, id)
+
+    def graph(self) -> Graph:
+        """A fresh copy of the schemes as an rdflib Graph, ready to merge into the KG."""
+        copy = Graph()
+        copy.bind("skos", SKOS)
+        copy.bind("dcterms", DCTERMS)
+        copy += self._graph
+        return copy
+
+    # -- tagging -------------------------------------------------------------------------------
+
+    def tag(self, title: str, description: str | None = None, organization: str | None = None) -> tuple[Tag, ...]:
+        """Tags for one project from its words; one Tag per concept per field it matched in.
+
+        Order is (scheme, concept id, field as title < description < organization). Evidence
+        holds the matched words (NFKC) in text order. A match overlapping an exclusion of the
+        same concept is dropped. Organisation names only give target groups, and only through
+        words naming whom the organisation serves (see the header of concept_rules.tsv).
+        Tags are the concepts matched, never their ancestors: expand with :meth:`ancestors`.
+
+        Example:
+            >>> [t.concept for t in ConceptSchemes.load().tag("石巻地域の不登校中高生 応援ホットスペースプロジェクト")]
+            ['school-refusal', 'teens', 'place-to-belong']
+        """
+        tags: list[Tag] = []
+        for (scheme, concept), (includes, excludes) in self._rules.items():
+            for field, text in zip(FIELDS, (title, description, organization)):
+                patterns = [r.pattern for r in includes if field in r.fields]
+                if not text or not patterns:
+                    continue
+                words = _matched_words(normalize(text), patterns, [r.pattern for r in excludes])
+                if words:
+                    tags.append(Tag(scheme, concept, words, field))
+        return tuple(tags)
+
+    # -- query labels -------------------------------------------------------------------------
+
+    def match_labels(self, query: str) -> list[tuple[str, str, str]]:
+        """Concept labels found in a free-text query, as (scheme, id, label), in query order.
+
+        Japanese labels match as substrings, English ones as whole words (case-insensitive,
+        plural -s allowed). A label inside a longer matched label of the same scheme is ignored
+        (シニア in シニア男性 gives older-men, not elderly); across schemes both count
+        (子ども食堂 gives food and children; 多世代 gives all-generations and multigenerational).
+
+        Example:
+            >>> ConceptSchemes.load().match_labels("不登校の子ども")
+            [('target-group', 'school-refusal', '不登校'), ('target-group', 'children', '子ども')]
+        """
+        folded = _fold_label(query)
+        found: list[tuple[int, int, str, str, str]] = []
+        for key, scheme, id, label, pattern in self._labels:
+            if pattern is not None:
+                found += [(m.start(), m.end(), scheme, id, label) for m in pattern.finditer(folded)]
+                continue
+            start = folded.find(key)
+            while start >= 0:
+                found.append((start, start + len(key), scheme, id, label))
+                start = folded.find(key, start + 1)
+        kept: list[tuple[int, int, str, str, str]] = []
+        for hit in sorted(found, key=lambda h: (h[0] - h[1], h[0], h[2], h[3], h[4])):
+            # Nesting only hides labels of the same scheme: 多世代交流 (theme) still says 多世代 (who).
+            if all(k[2] != hit[2] or (hit[0], hit[1]) == (k[0], k[1]) or hit[1] <= k[0] or k[1] <= hit[0]
+                   for k in kept):
+                kept.append(hit)
+        result: list[tuple[str, str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        for _, _, scheme, id, label in sorted(kept, key=lambda h: (h[0], h[2], h[3])):
+            if (scheme, id) not in seen:
+                seen.add((scheme, id))
+                result.append((scheme, id, label))
+        return result
+
+    def _check_scheme(self, scheme: str) -> str:
+        if scheme not in SCHEMES:
+            raise NotFound(f"no concept scheme {scheme!r} — use one of: {', '.join(SCHEMES)}")
+        return scheme
+
+
+def _matched_words(text: str, patterns: list[re.Pattern[str]], excludes: list[re.Pattern[str]]) -> tuple[str, ...]:
+    """Words matched by the patterns, not overlapping an exclusion; longest wins among overlaps."""
+    blocked = [m.span() for p in excludes for m in p.finditer(text)]
+    spans = [m.span() for p in patterns for m in p.finditer(text) if m.end() > m.start()]
+    spans = [s for s in spans if not any(s[0] < b[1] and b[0] < s[1] for b in blocked)]
+    kept: list[tuple[int, int]] = []
+    for span in sorted(set(spans), key=lambda s: (s[0] - s[1], s[0])):
+        if all(span[1] <= k[0] or k[1] <= span[0] for k in kept):
+            kept.append(span)
+    return tuple(dict.fromkeys(text[a:b] for a, b in sorted(kept)))
+
+
+def _label_index(concepts: Iterable[Concept]) -> list[tuple[str, str, str, str, re.Pattern[str] | None]]:
+    """(folded label, scheme, id, label, word pattern for ASCII labels or None), deduplicated."""
+    index: dict[tuple[str, str, str], tuple[str, str, str, str, re.Pattern[str] | None]] = {}
+    for c in concepts:
+        for label in c.labels:
+            key = _fold_label(label)
+            if not key or (key, c.scheme, c.id) in index:
+                continue
+            pattern = None
+            if key.isascii():
+                pattern = re.compile(rf"(?<![a-z0-9]){re.escape(key)}(?:s|es)?(?![a-z0-9])")
+            index[(key, c.scheme, c.id)] = (key, c.scheme, c.id, label, pattern)
+    return sorted(index.values(), key=lambda e: e[:4])
+
+
+@lru_cache(maxsize=8)
+def _load(ttl: str, rules: str) -> ConceptSchemes:
+    graph = Graph()
+    try:
+        graph.parse(ttl, format="turtle")
+    except FileNotFoundError:
+        raise ConceptDataError(f"{ttl}: file not found — the concept schemes ship in kg/data") from None
+    except Exception as e:  # rdflib raises several parser errors with no common base
+        raise ConceptDataError(f"{ttl}: not valid Turtle: {e}") from e
+    concepts = _read_concepts(graph, ttl)
+    return ConceptSchemes(concepts, _read_rules(Path(rules), concepts), graph)
+
+
+def _read_concepts(graph: Graph, where: str) -> dict[tuple[str, str], Concept]:
+    concepts: dict[tuple[str, str], Concept] = {}
+    for scheme in SCHEMES:
+        prefix = str(concept_iri(scheme, ""))
+        for node in sorted(set(graph.subjects(SKOS.inScheme, scheme_iri(scheme)))):
+            notation = str(graph.value(node, SKOS.notation) or "")
+            if str(node) != prefix + notation:
+                raise ConceptDataError(f"{where}: {node} has notation {notation!r}; it must equal the IRI's last part")
+            labels = {lang: _literals(graph, node, SKOS.prefLabel, lang) for lang in ("ja", "en")}
+            if any(len(v) != 1 for v in labels.values()):
+                raise ConceptDataError(f"{where}: {node} needs exactly one skos:prefLabel in ja and one in en")
+            broader = []
+            for b in graph.objects(node, SKOS.broader):
+                if not str(b).startswith(prefix):
+                    raise ConceptDataError(f"{where}: {node} has broader {b} from another scheme")
+                broader.append(str(b)[len(prefix):])
+            concepts[(scheme, notation)] = Concept(
+                id=notation, scheme=scheme, ja=labels["ja"][0], en=labels["en"][0],
+                alt_ja=_literals(graph, node, SKOS.altLabel, "ja"),
+                alt_en=_literals(graph, node, SKOS.altLabel, "en"),
+                broader=tuple(sorted(broader)),
+                definition=" ".join(_literals(graph, node, SKOS.definition, "en")))
+        if not any(s == scheme for s, _ in concepts):
+            raise ConceptDataError(f"{where}: no concepts in scheme {scheme_iri(scheme)}")
+    for (scheme, id), concept in concepts.items():
+        for b in concept.broader:
+            if (scheme, b) not in concepts:
+                raise ConceptDataError(f"{where}: {scheme}/{id} has broader {b!r}, which is not defined")
+        _check_no_cycle(concepts, scheme, id, where)
+    return concepts
+
+
+def _check_no_cycle(concepts: dict[tuple[str, str], Concept], scheme: str, id: str, where: str) -> None:
+    stack, seen = list(concepts[(scheme, id)].broader), set()
+    while stack:
+        current = stack.pop()
+        if current == id:
+            raise ConceptDataError(f"{where}: {scheme}/{id} is its own ancestor through skos:broader")
+        if current not in seen:
+            seen.add(current)
+            stack.extend(concepts[(scheme, current)].broader)
+
+
+def _literals(graph: Graph, node: URIRef, predicate: URIRef, lang: str) -> tuple[str, ...]:
+    return tuple(sorted(str(o) for o in graph.objects(node, predicate) if isinstance(o, Literal) and o.language == lang))
+
+
+def _read_rules(path: Path, concepts: dict[tuple[str, str], Concept]) -> tuple[_Rule, ...]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ConceptDataError(f"{path}: file not found — the tagging rules ship in kg/data") from None
+    rules: list[_Rule] = []
+    header_seen = False
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if not header_seen:
+            if tuple(c.strip() for c in cols) != _RULE_COLUMNS:
+                raise ConceptDataError(f"{path}:{number}: expected the header {' '.join(_RULE_COLUMNS)} (tab-separated)")
+            header_seen = True
+            continue
+        rules.append(_parse_rule(cols, f"{path}:{number}", number, concepts))
+    have_include = {(r.scheme, r.concept) for r in rules if r.kind == "include"}
+    missing = sorted(set(concepts) - have_include)
+    if missing:
+        raise ConceptDataError(f"{path}: no include rule for {', '.join(f'{s}/{c}' for s, c in missing)} — add its words")
+    return tuple(rules)
+
+
+def _parse_rule(cols: list[str], where: str, number: int, concepts: dict[tuple[str, str], Concept]) -> _Rule:
+    if len(cols) not in (5, 6):
+        raise ConceptDataError(f"{where}: expected 5 or 6 tab-separated columns, got {len(cols)}")
+    scheme, concept, kind, fields, pattern = (c.strip() for c in cols[:5])
+    if (scheme, concept) not in concepts:
+        raise ConceptDataError(f"{where}: unknown concept {scheme}/{concept} — define it in concepts.ttl first")
+    if kind not in ("include", "exclude"):
+        raise ConceptDataError(f"{where}: kind must be include or exclude, not {kind!r}")
+    field_set = frozenset(FIELDS) if fields == "*" else frozenset(f.strip() for f in fields.split(","))
+    if not field_set <= set(FIELDS):
+        raise ConceptDataError(f"{where}: fields must be a comma list of {', '.join(FIELDS)} or *")
+    if kind == "include" and scheme == "theme" and "organization" in field_set:
+        # Policy: a name says who runs a project, not what the project does.
+        raise ConceptDataError(f"{where}: theme rules may not read organisation names — drop 'organization'")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        raise ConceptDataError(f"{where}: bad regular expression {pattern!r}: {e}") from None
+    return _Rule(scheme, concept, kind, field_set, compiled, number)

@@ -1,0 +1,416 @@
+"""The two SKOS schemes (concepts.ttl), the tagging rules and label matching, checked on the real data."""
+from __future__ import annotations
+
+import doctest
+import unicodedata
+from pathlib import Path
+
+import pytest
+from rdflib import BNode, Graph, URIRef
+from rdflib.namespace import RDF, SKOS
+
+import kg.normalize.concepts as concepts_module
+from kg.errors import NotFound
+from kg.normalize.concepts import DATA, SCHEMES, ConceptDataError, ConceptSchemes
+
+REQUIRED_TARGET_GROUPS = (
+    "elderly", "older-men", "youth", "teens", "children", "school-refusal", "hikikomori", "parents",
+    "foreign-residents", "disaster-affected", "low-income", "addiction-recovery", "jobless", "young-carers",
+    "special-needs", "dementia", "gender-minorities", "all-generations",
+)
+PROJECTS_FILE = DATA / "r6_kodoku_koritsu_npo_model_projects.txt"
+
+
+@pytest.fixture(scope="module")
+def schemes() -> ConceptSchemes:
+    return ConceptSchemes.load()
+
+
+def read_projects() -> dict[int, tuple[str, str]]:
+    """number -> (organisation, title) from the table lines: number TAB org TAB title TAB region TAB R5."""
+    projects = {}
+    for line in PROJECTS_FILE.read_text(encoding="utf-8").splitlines():
+        cols = line.split("\t")
+        if cols[0].isdigit():
+            projects[int(cols[0])] = (cols[1], cols[2])
+    return projects
+
+
+PROJECTS = read_projects()
+
+
+def tag_ids(schemes: ConceptSchemes, title: str, description: str | None = None, org: str | None = None) -> set[str]:
+    tags = schemes.tag(title, description, org)
+    ids = {t.concept for t in tags}
+    assert len(ids) == len({(t.scheme, t.concept) for t in tags}), "an id is in both schemes: use (scheme, id)"
+    return ids
+
+
+# -- the schemes ----------------------------------------------------------------------------------
+
+def test_ttl_parses_without_blank_nodes():
+    graph = Graph().parse(DATA / "concepts.ttl", format="turtle")
+    assert len(graph) > 500
+    assert not [t for t in graph if any(isinstance(x, BNode) for x in t)]
+    schemes = set(graph.subjects(RDF.type, SKOS.ConceptScheme))
+    assert schemes == {URIRef(f"https://w3id.org/tsunagari/concept/{s}") for s in SCHEMES}
+
+
+def test_required_target_groups_have_ja_and_en_labels(schemes):
+    for id in REQUIRED_TARGET_GROUPS:
+        concept = schemes.get("target-group", id)
+        assert concept.ja and concept.en and concept.id == id
+
+
+def test_every_concept_is_complete(schemes):
+    graph = schemes.graph()
+    for scheme in SCHEMES:
+        assert len(schemes.concepts(scheme)) >= 15
+        for c in schemes.concepts(scheme):
+            node = schemes.iri(scheme, c.id)
+            assert str(graph.value(node, SKOS.notation)) == c.id
+            assert c.ja and c.en and c.definition, c.id
+            assert c.alt_ja and c.alt_en, f"{c.id}: give words a user would type, in ja and en"
+            assert c.id == c.id.lower() and " " not in c.id
+
+
+def test_labels_are_unambiguous_within_a_scheme(schemes):
+    for scheme in SCHEMES:
+        owner: dict[str, str] = {}
+        for c in schemes.concepts(scheme):
+            own = [unicodedata.normalize("NFKC", label).casefold() for label in c.labels]
+            assert len(own) == len(set(own)), f"{c.id} repeats a label (pref and alt must differ)"
+            for label in own:
+                assert owner.setdefault(label, c.id) == c.id, f"{label!r} is a label of {owner[label]} and {c.id}"
+
+
+def test_hierarchy_is_a_consistent_dag(schemes):
+    graph = schemes.graph()
+    for scheme in SCHEMES:
+        scheme_node = URIRef(f"https://w3id.org/tsunagari/concept/{scheme}")
+        tops = set(graph.objects(scheme_node, SKOS.hasTopConcept))
+        for c in schemes.concepts(scheme):
+            node = schemes.iri(scheme, c.id)
+            for b in c.broader:
+                schemes.get(scheme, b)  # exists
+                assert (schemes.iri(scheme, b), SKOS.narrower, node) in graph, f"{b} must list {c.id} as narrower"
+            narrower = set(graph.objects(node, SKOS.narrower))
+            assert narrower == {schemes.iri(scheme, d.id) for d in schemes.concepts(scheme) if c.id in d.broader}
+            assert c.id not in schemes.ancestors(scheme, c.id)
+            is_top = (node, SKOS.topConceptOf, scheme_node) in graph
+            assert is_top == (not c.broader) == (node in tops), c.id
+            assert (node, SKOS.inScheme, scheme_node) in graph
+
+
+@pytest.mark.parametrize("scheme, id, expected", [
+    ("target-group", "older-men", ("middle-aged",)),
+    ("target-group", "teens", ("children", "youth")),
+    ("target-group", "school-refusal", ("children",)),
+    ("target-group", "dementia", ("elderly",)),
+    ("target-group", "parents", ("families",)),
+    ("theme", "men-shed", ("crafts", "place-to-belong")),
+    ("theme", "vacant-houses", ("vacant-spaces",)),
+    ("theme", "oshi-katsu", ("interests",)),
+    ("theme", "place-to-belong", ()),
+])
+def test_ancestors(schemes, scheme, id, expected):
+    assert schemes.ancestors(scheme, id) == expected
+
+
+def test_lookup_errors_name_the_fix(schemes):
+    with pytest.raises(NotFound, match="use one of: .*elderly"):
+        schemes.get("target-group", "pensioners")
+    with pytest.raises(NotFound, match="target-group, theme"):
+        schemes.concepts("audience")
+    assert str(schemes.iri("theme", "men-shed")) == "https://w3id.org/tsunagari/concept/theme/men-shed"
+
+
+def test_graph_is_a_copy(schemes):
+    g = schemes.graph()
+    g.remove((None, None, None))
+    assert len(schemes.graph()) > 500
+
+
+def test_load_is_cached():
+    assert ConceptSchemes.load() is ConceptSchemes.load()
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(concepts_module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 4 and result.failed == 0
+
+
+# -- tagging: cases from the real list (title, description, organisation) -----------------------
+
+TAGGING = [
+    # title, description, organisation, must have, must not have
+    ("石巻地域の不登校中高生 応援ホットスペースプロジェクト", None, "特定非営利活動法人 まなびのたねネットワーク",
+     "school-refusal teens place-to-belong", "elderly children platforms"),
+    ("空家再生型メンズシェッドとおやじ講を融合させた孤独・孤立対策", None, "特定非営利活動法人 しんしろドリーム荘",
+     "men-shed vacant-houses older-men", "elderly events"),
+    ("在日ミャンマー人の孤独・孤立を防ぐ定住支援相談事業", None, "特定非営利活動法人 リンクトゥマンマー",
+     "foreign-residents counselling", "parents"),
+    ("ペット版フードバンクによる、寄り添い相談見守り事業", None, "特定非営利活動法人 人と動物の共生センター",
+     "animals food counselling watching-over", ""),
+    ("ひきこもり遍路2024", None, "特定非営利活動法人 ニュースタート事務局", "hikikomori pilgrimage", "youth"),
+    ("認知症啓発、健康相談、地域のつながり", None, "特定非営利活動法人 くじら", "dementia health counselling", ""),
+    ("“メンズ・シェッド”によるシニア男性の孤独・孤立の予防", None, "札幌メンズ・シェッド ポツケコタン",
+     "men-shed older-men", "elderly"),
+    ("中高年男性の孤独・孤立予防対策", None, "NPO法人 SKY", "older-men", "elderly middle-aged"),
+    ("アート創作やアートを通じた対話（ARTRIP）による孤独孤立防止事業：子育て世代を対象に", None, "一般社団法人 Arts Alive",
+     "arts conversation parents", "children"),
+    ("多世代で取り組む小中学生の居場所づくり", None, "NPO法人 地域で子どもを育む会",
+     "all-generations multigenerational children place-to-belong", "teens"),
+    ("見守り・居場所等孤独孤立防止の活動における情報受発信", None, "特定非営利活動法人 じゃんけんぽん",
+     "watching-over place-to-belong digital-media", "elderly"),
+    ("地域の居場所と連携した地域主体の社会的処方モデルづくり",
+     "能登半島地震の広域避難者を対象に、地域の居場所等と連携した社会的処方のモデルづくり。対象者同士が集い交流する"
+     "機会を提供し、コミュニティ形成や地域参加につなげる取組。", "特定非営利活動法人 クロスフィールズ（石川県）",
+     "place-to-belong social-prescribing disaster-affected disaster-recovery community-building", ""),
+    ("依存症回復者等を対象とした地域内居場所事業", None, "あけぼのインクルージョン",
+     "addiction-recovery place-to-belong", ""),
+    ("国籍を問わないママパパのためのつながり支援", None, "RMJ", "foreign-residents parents", "children"),
+    ("滋賀県在住の移民ルーツを持つ若者を対象としたレジリエンス育成事業", None, "immi lab",
+     "foreign-residents youth resilience", "supporter-training"),
+    ("生活困窮の当事者と共に学ぶ地域共生社会の担い手育成事業", None, "特定非営利活動法人 ささしまサポートセンター",
+     "low-income peer-support community-building supporter-training", ""),
+    ("薩摩の“おせ”から“ちご”へ文化伝承の多世代交流“かごつま弁サロン”事業", None,
+     "特定非営利活動法人 かごしまヤングケアラー支援ネットワーク",
+     "young-carers all-generations multigenerational culture-heritage community-cafe", "platforms"),
+    ("退職者・離職者のための居場所運営と、つながりをつくる支援人材育成",
+     "外出機会が減った休職者・離職者に対し、「誰かの役に立てていると感じる」機会を提供。また、支援ノウハウを"
+     "まとめ、つながりをつくる支援人材の育成を実施。", "一般社団法人 NIMO ALCAMO",
+     "jobless place-to-belong supporter-training", "elderly"),
+    ("孤立・クローゼットの奥にある新世界ジェンダーフリーシェッド", None, "特定非営利活動法人 釜ヶ崎支援機構",
+     "gender-minorities place-to-belong", "men-shed older-men"),
+    ("災害公営住宅における市民交流プラザを活用した交流機会のコーディネート", None,
+     "特定非営利活動法人 陸前高田まちづくり協働センター", "disaster-affected disaster-recovery", "community-building"),
+    ("特別なニーズを抱える子ども向けの居場所と職業トレーニング", None, "特定非営利活動法人 KOMPOSITION",
+     "special-needs children place-to-belong work-preparation", ""),
+    ("安心して暮らせるための地域共生社会の実現に向けた包括的な支援に資する事業", None,
+     "特定非営利活動法人 くまもと災害ボランティア団体ネットワーク",
+     "community-building holistic-support", "disaster-affected disaster-recovery volunteering platforms"),
+    ("あいりん地区単身高齢者のつながりづくり・支援者間のネットワークづくり", None, "ハレトケの会",
+     "living-alone elderly platforms", ""),
+    ("誰もが気軽に集う居場所を孤立家庭にとっての身近な相談室に", None, "NPO法人 街カフェ大倉山ミエル",
+     "families place-to-belong counselling", "community-cafe"),
+    ("推し活は若者の孤立を防げるか？ 推しからセーフティネットへ", None, "特定非営利活動法人 みなと計画",
+     "oshi-katsu youth", "platforms"),
+    ("コミュニティスペースを拠点とした中高生のキャリア自律を目指したソーシャルサポートネットワーク形成プロジェクト",
+     None, "一般社団法人 ハンズオン", "teens place-to-belong work-preparation", "platforms children"),
+    ("こどもから高齢者まで、繋がりが続けられる地域づくりを目指して", None, "一般社団法人 UMEプロジェクト",
+     "all-generations multigenerational community-building", "children elderly"),
+    ("青少年を持つ家族と地域ボランティアの連携による見守り強化", None, "一般社団法人 青少年を守る父母の連絡協議会",
+     "youth families volunteering watching-over", "parents"),
+    ("買物困難や交通不便を補う地域社会システムの立ち上げ活動", None, "社会福祉法人 光養会",
+     "shopping-and-transport", ""),
+    ("商店街でつながろう！わくわくと安心を育むコミュニティ作り", None, "HAPPY PARK プロジェクト",
+     "shopping-street community-building", ""),
+    ("ユニバーサル・ファクトリー（日本版メンズ・シェッド）の提供事業", None, "特定非営利活動法人かみああと",
+     "men-shed crafts", "older-men"),
+    ("困った時、誰でも、いつでも来れるみんなの居場所ワクワクピース", None, "NPO法人 子育て応援ワクワクピース",
+     "parents place-to-belong", "children"),
+    ("第二期・食で結ぶ「孤独・孤立対策プラットフォーム」の構築",
+     "八王子独自の孤独・孤立対策プラットフォームとして、孤立者を支援するための官民が連携した会議体を構成。孤立者と"
+     "繋がり続ける「フード・カフェ」開催のほか、大学と連携した学生支援等。", "一般社団法人 フードバンク八王子（東京都）",
+     "food platforms community-cafe students", "children teens"),
+    ("3世代によるワークショップ・セミナー交流", None, "筑波大生による、みんなの食堂（つくしよく）",
+     "all-generations multigenerational events", "food students"),
+    ("「つながるアグリ」 野菜づくりと地域づくり", None, "一般社団法人 徳島県就業支援機構",
+     "farming community-building", "work-preparation"),
+    ("集まろう、話そう、心も身体も元気になれるコミュニティづくり事業", None, "一般社団法人 石巻じちれん",
+     "conversation health community-building", "neighbourhood-associations"),
+    ("自治会運営の変革(地域デジタル化推進支援)×住民の孤独・孤立世帯を防ぐ取組み", None, "一般社団法人 Shien",
+     "neighbourhood-associations digital-media families", ""),
+    ("早朝・夜間帯に実施するコミュニティカフェ “よなが” の運営", None, "特定非営利活動法人 風の家",
+     "community-cafe out-of-hours", ""),
+    ("不登校が居場所につながり社会的自立を目指せる環境づくり", None, "特定非営利活動法人 教育支援協会南関東",
+     "school-refusal place-to-belong", "work-preparation"),
+    ("ケアサポーターネットワーク活用事業", None, "社会福祉法人 おきなわ長寿会",
+     "elderly volunteering platforms", ""),
+    ("地域に潜在するスペースを利用した居場所づくりと効果", None, "鳥取医療生活協同組合 健康まちづくり部",
+     "vacant-spaces place-to-belong", "health community-building"),
+    # full-width and half-width input folds (NFKC)
+    ("ｼﾆｱ男性のための ＭＥＮ'Ｓ ＳＨＥＤ と ﾌｰﾄﾞﾊﾞﾝｸ", None, None, "older-men men-shed food", "elderly"),
+]
+
+
+@pytest.mark.parametrize("title, description, org, present, absent", TAGGING, ids=[row[0][:24] for row in TAGGING])
+def test_tagging_cases(schemes, title, description, org, present, absent):
+    got = tag_ids(schemes, title, description, org)
+    assert set(present.split()) <= got, f"missing {set(present.split()) - got}; got {sorted(got)}"
+    assert not set(absent.split()) & got, f"disputed {set(absent.split()) & got}"
+
+
+def test_tags_are_ordered_and_carry_their_evidence(schemes):
+    title = "子どもの居場所を活用した高齢者の孤独・孤立防止のための多世代・多文化交流コミュニティーの形成"
+    tags = schemes.tag(title, None, "特定非営利活動法人 キッズドア")
+    order = [(t.scheme, t.concept, ("title", "description", "organization").index(t.field)) for t in tags]
+    assert order == sorted(order)
+    assert len(order) == len(set(order)), "one Tag per concept per field"
+    for t in tags:
+        text = unicodedata.normalize("NFKC", title if t.field == "title" else "特定非営利活動法人 キッズドア")
+        assert t.evidence and all(word in text for word in t.evidence)
+    children = [t for t in tags if t.concept == "children"]
+    assert [(t.field, t.evidence) for t in children] == [("title", ("子ども",)), ("organization", ("キッズ",))]
+    assert schemes.tag(title) == schemes.tag(title)
+
+
+def test_exclusion_applies_to_its_span_only(schemes):
+    assert "elderly" not in tag_ids(schemes, "シニア男性の集い")
+    assert "elderly" in tag_ids(schemes, "シニア男性と高齢者の集い")
+
+
+def test_young_carers_comes_from_the_organisation_name(schemes):
+    number = 75
+    org, title = PROJECTS[number]
+    (tag,) = [t for t in schemes.tag(title, None, org) if t.concept == "young-carers"]
+    assert (tag.field, tag.evidence) == ("organization", ("ヤングケアラー",))
+
+
+def test_empty_input_gives_no_tags(schemes):
+    assert schemes.tag("") == ()
+    assert schemes.tag("地域のつながりサポートプロジェクト", "", "") == ()
+
+
+# -- the 77 bundled projects ------------------------------------------------------------------
+
+# Titles that carry no who and no how; checked by hand, not a bug in the rules.
+NO_TAGS_EXPECTED = {
+    74: "地域のつながりサポートプロジェクト: 'local ties support' says neither who nor how",
+}
+
+# Tags a reader would dispute, mostly from organisation names: they must never appear.
+DISPUTED = [
+    (70, "disaster-affected"), (70, "disaster-recovery"), (70, "volunteering"),  # くまもと災害ボランティア… runs a 地域共生 project
+    (7, "elderly"), (46, "elderly"), (1, "elderly"),  # 中高生 / 中高年男性 / シニア男性 are not 高齢者
+    (19, "children"),               # 子育て世代 are the parents
+    (48, "men-shed"), (48, "older-men"),  # a gender-free shed
+    (3, "platforms"),               # セーフティネット is not a partnership platform
+    (66, "platforms"),              # a teen's social support network
+    (17, "parents"),                # 父母の連絡協議会 names the members, not whom the project serves
+    (60, "children"), (60, "elderly"),    # こどもから高齢者まで = everyone
+    (10, "food"), (10, "students"), # みんなの食堂 / 筑波大生 are the organisers
+    (61, "work-preparation"),       # 就業支援機構 runs a farming project
+    (4, "community-building"), (11, "community-building"),  # まちづくり only in the names
+    (6, "neighbourhood-associations"),  # 石巻じちれん is the organiser
+    (36, "animals"),                # わんず is a name
+    (55, "health"),                 # 健康まちづくり部 is a department name
+    (26, "community-cafe"),         # 街カフェ is a name
+    (25, "work-preparation"),       # 社会的自立 for 不登校 is about growing up
+    (41, "supporter-training"),     # レジリエンス育成 builds the young people
+]
+
+
+def test_the_table_has_77_projects():
+    assert sorted(PROJECTS) == list(range(1, 78))
+
+
+def test_every_project_gets_a_target_group_or_a_theme(schemes):
+    untagged = {n for n, (org, title) in PROJECTS.items() if not schemes.tag(title, None, org)}
+    assert untagged == set(NO_TAGS_EXPECTED), f"untagged: {sorted(untagged)}"
+
+
+def test_coverage_numbers(schemes):
+    tags = {n: schemes.tag(title, None, org) for n, (org, title) in PROJECTS.items()}
+    with_group = sum(any(t.scheme == "target-group" for t in ts) for ts in tags.values())
+    with_theme = sum(any(t.scheme == "theme" for t in ts) for ts in tags.values())
+    # Floors, not exact counts: many titles say how but not who (居場所づくり, 地域づくり).
+    assert with_group >= 45 and with_theme >= 72
+
+
+@pytest.mark.parametrize("number, concept", DISPUTED, ids=[f"{n}-{c}" for n, c in DISPUTED])
+def test_disputed_tags_never_appear(schemes, number, concept):
+    org, title = PROJECTS[number]
+    assert concept not in tag_ids(schemes, title, None, org)
+
+
+def test_organisation_names_never_give_themes(schemes):
+    for org, title in PROJECTS.values():
+        assert not [t for t in schemes.tag(title, None, org) if t.field == "organization" and t.scheme == "theme"]
+
+
+# -- labels in free-text queries --------------------------------------------------------------
+
+@pytest.mark.parametrize("query, expected, unexpected", [
+    ("men's shed in Shizuoka", {("theme", "men-shed")}, set()),
+    ("Men’s Sheds for older men", {("theme", "men-shed"), ("target-group", "older-men")}, set()),
+    ("不登校の子ども", {("target-group", "school-refusal"), ("target-group", "children")}, set()),
+    ("food bank for pets", {("theme", "food"), ("theme", "animals")}, set()),
+    ("ｼﾆｱ男性の居場所", {("target-group", "older-men"), ("theme", "place-to-belong")}, {("target-group", "elderly")}),
+    ("多世代交流", {("target-group", "all-generations"), ("theme", "multigenerational")}, set()),
+    ("メンズ・シェッド", {("theme", "men-shed")}, set()),
+    ("コミュニティーカフェ", {("theme", "community-cafe")}, set()),
+    ("social prescribing for evacuees", {("theme", "social-prescribing"), ("target-group", "disaster-affected")}, set()),
+    ("HIKIKOMORI support", {("target-group", "hikikomori")}, set()),
+    ("school-refusal", {("target-group", "school-refusal")}, set()),
+    ("LGBTQ+ youth", {("target-group", "gender-minorities"), ("target-group", "youth")}, set()),
+    ("start a party", {("theme", "events")}, {("theme", "arts")}),
+    ("ヤングケアラー", {("target-group", "young-carers")}, {("target-group", "children")}),
+    ("nothing to see", set(), set()),
+])
+def test_match_labels(schemes, query, expected, unexpected):
+    got = {(s, c) for s, c, _ in schemes.match_labels(query)}
+    assert expected <= got and not unexpected & got, got
+
+
+def test_match_labels_returns_the_label_in_query_order(schemes):
+    assert schemes.match_labels("不登校の子ども") == [
+        ("target-group", "school-refusal", "不登校"), ("target-group", "children", "子ども")]
+
+
+# -- bad data fails loudly ----------------------------------------------------------------------
+
+TINY_TTL = """@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix g: <https://w3id.org/tsunagari/concept/target-group/> .
+@prefix t: <https://w3id.org/tsunagari/concept/theme/> .
+g:a a skos:Concept ; skos:inScheme <https://w3id.org/tsunagari/concept/target-group> ; skos:notation "a" ;
+    skos:prefLabel "甲"@ja, "A"@en ; skos:broader g:{broader} .
+g:b a skos:Concept ; skos:inScheme <https://w3id.org/tsunagari/concept/target-group> ; skos:notation "b" ;
+    skos:prefLabel "乙"@ja, "B"@en ; skos:broader g:a .
+t:c a skos:Concept ; skos:inScheme <https://w3id.org/tsunagari/concept/theme> ; skos:notation "c" ;
+    skos:prefLabel "丙"@ja, "C"@en .
+"""
+TINY_RULES = "scheme\tconcept\tkind\tfields\tpattern\tnote\n" + "".join(
+    f"{s}\t{c}\tinclude\ttitle\t{w}\t\n" for s, c, w in
+    [("target-group", "a", "甲"), ("target-group", "b", "乙"), ("theme", "c", "丙")])
+
+
+def write(tmp_path: Path, broader: str = "b", extra_rule: str = "") -> tuple[Path, Path]:
+    ttl, rules = tmp_path / "c.ttl", tmp_path / "r.tsv"
+    ttl.write_text(TINY_TTL.replace("{broader}", broader), encoding="utf-8")
+    rules.write_text(TINY_RULES + extra_rule, encoding="utf-8")
+    return ttl, rules
+
+
+def test_unknown_broader_is_refused(tmp_path):
+    ttl, rules = write(tmp_path, broader="c")  # a broader from nowhere in its own scheme
+    with pytest.raises(ConceptDataError, match="not defined"):
+        ConceptSchemes.load(ttl, rules)
+
+
+def test_cycle_is_refused(tmp_path):
+    with pytest.raises(ConceptDataError, match="its own ancestor"):
+        ConceptSchemes.load(*write(tmp_path, broader="b"))
+
+
+@pytest.mark.parametrize("rule, message", [
+    ("theme\tc\tinclude\ttitle,organization\t丙\t\n", "organisation names"),
+    ("theme\tzzz\tinclude\ttitle\t丙\t\n", "unknown concept"),
+    ("theme\tc\tinclude\ttitle\t(丙\t\n", "bad regular expression"),
+    ("theme\tc\tmaybe\ttitle\t丙\t\n", "include or exclude"),
+])
+def test_bad_rules_are_refused(tmp_path, rule, message):
+    ttl, rules = write(tmp_path, broader="b")
+    ttl.write_text(TINY_TTL.replace(" ; skos:broader g:{broader} .", " ."), encoding="utf-8")
+    rules.write_text(TINY_RULES + rule, encoding="utf-8")
+    with pytest.raises(ConceptDataError, match=message):
+        ConceptSchemes.load(ttl, rules)
+
+
+def test_tiny_scheme_tags(tmp_path):
+    ttl, rules = write(tmp_path)
+    ttl.write_text(TINY_TTL.replace(" ; skos:broader g:{broader} .", " ."), encoding="utf-8")
+    tiny = ConceptSchemes.load(ttl, rules)
+    assert [(t.concept, t.field) for t in tiny.tag("甲と丙", None, "乙会")] == [("a", "title"), ("c", "title")]
+    assert tiny.ancestors("target-group", "b") == ("a",)
