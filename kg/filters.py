@@ -51,7 +51,7 @@ def resolve_region(value: str, level: str) -> str:
     """A region code from a code, a Japanese name or a romaji/English name ('鳥取県', 'Tottori', '31')."""
     gazetteer = Gazetteer.load()
     key = fold(value)
-    candidates = [r for r in gazetteer.regions() if (r.level == "prefecture") == (level == "prefecture")]
+    candidates = [r for r in gazetteer if (r.level == "prefecture") == (level == "prefecture")]
     if key.isdigit():
         for region in candidates:
             if region.code == key or (level == "prefecture" and region.code[:2] == key.zfill(2)):
@@ -70,7 +70,7 @@ def resolve_region(value: str, level: str) -> str:
 def resolve_block(value: str) -> str:
     key = fold(value)
     for block in Gazetteer.load().blocks():
-        if key in {fold(block.id), fold(block.ja), fold(block.en), fold(block.ja).removesuffix("地方")}:
+        if key in {fold(block.id), fold(block.name), fold(block.name_en), fold(block.name).removesuffix("地方")}:
             return block.id
     raise NotFound(f"no regional block {value!r} — use one of: "
                    + ", ".join(b.id for b in Gazetteer.load().blocks()))

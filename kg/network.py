@@ -56,9 +56,11 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
 
 
 def _tag_evidence(graph: Graph) -> dict[tuple[URIRef, URIRef], tuple[str, str]]:
-    found = {}
+    """(project, concept) -> (matched words, fields), merged over the per-field assignments."""
+    words: dict[tuple[URIRef, URIRef], set[str]] = {}
+    fields: dict[tuple[URIRef, URIRef], set[str]] = {}
     for project, assignment in graph.subject_objects(TG.tag):
-        concept = graph.value(assignment, TG.concept)
-        words = " / ".join(sorted(str(w) for w in graph.objects(assignment, TG.evidence)))
-        found[(project, concept)] = (words, str(graph.value(assignment, TG.matchedIn)))
-    return found
+        key = (project, graph.value(assignment, TG.concept))
+        words.setdefault(key, set()).update(str(w) for w in graph.objects(assignment, TG.evidence))
+        fields.setdefault(key, set()).update(str(f) for f in graph.objects(assignment, TG.matchedIn))
+    return {key: (" / ".join(sorted(words[key])), " ".join(sorted(fields[key]))) for key in words}

@@ -76,7 +76,7 @@ def _add_project(graph: Graph, project: Project, source_sha: str) -> None:
     for tag in project.tags:
         concept = concept_iri(tag.scheme, tag.concept)
         add((node, SCHEMA.audience if tag.scheme == AUDIENCE_SCHEME else DCTERMS.subject, concept))
-        assignment = tag_iri(project.id, tag.scheme, tag.concept)
+        assignment = tag_iri(project.id, tag.scheme, tag.concept, tag.field)
         add((node, TG.tag, assignment))
         add((assignment, RDF.type, TG.TagAssignment))
         add((assignment, TG.concept, concept))
@@ -143,9 +143,9 @@ def _add_regions(graph: Graph, gazetteer: Gazetteer, keys: set[str]) -> None:
         graph.add((node, RDF.type, SCHEMA.Place))
         graph.add((node, RDF.type, TG.RegionalBlock))
         graph.add((node, SCHEMA.identifier, Literal(block.id)))
-        graph.add((node, SCHEMA.name, Literal(block.ja, lang="ja")))
-        graph.add((node, SCHEMA.name, Literal(block.en, lang="en")))
-        graph.add((node, RDFS.label, Literal(block.ja, lang="ja")))
+        graph.add((node, SCHEMA.name, Literal(block.name, lang="ja")))
+        graph.add((node, SCHEMA.name, Literal(block.name_en, lang="en")))
+        graph.add((node, RDFS.label, Literal(block.name, lang="ja")))
     codes = {r.code for r in gazetteer.prefectures()}
     for key in keys:
         if key.startswith("district:"):

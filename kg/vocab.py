@@ -62,5 +62,6 @@ def source_iri(sha256: str) -> URIRef:
     return URIRef(f"{BASE}source/{sha256[:16]}")
 
 
-def tag_iri(project_id: str, scheme: str, concept: str) -> URIRef:
-    return URIRef(f"{BASE}project/{project_id}/tag/{scheme}/{concept}")
+def tag_iri(project_id: str, scheme: str, concept: str, field: str) -> URIRef:
+    """One tag assignment per concept and per field it was found in (title, description, organization)."""
+    return URIRef(f"{BASE}project/{project_id}/tag/{scheme}/{concept}/{field}")
