@@ -131,7 +131,8 @@ def sparql(query, store, fmt, bind) -> None:
     from kg.sparql import read_query
 
     bindings = dict(item.split("=", 1) for item in bind)
-    click.echo(Tsunagari.open(store).sparql(read_query(query), bindings).format(fmt))
+    text = Tsunagari.open(store).sparql(read_query(query), bindings).format(fmt)
+    click.echo(text, nl=not text.endswith("\n"))
 
 
 @cli.command()

@@ -57,7 +57,7 @@ def resolve_region(value: str, level: str) -> str:
             if region.code == key or (level == "prefecture" and region.code[:2] == key.zfill(2)):
                 return region.code
     matches = [r for r in candidates
-               if key in {fold(r.name), fold(r.romaji), fold(r.name_en)}
+               if key in {fold(r.name), fold(r.romaji), fold(r.romaji.split("-")[0]), fold(r.name_en)}
                or (level == "prefecture" and key == fold(r.name)[:-1] and len(key) > 1)]
     if len(matches) == 1:
         return matches[0].code

@@ -111,7 +111,7 @@ class Similarity:
         from embeddings import IndexMismatch
 
         stored, current = self.model, self.encoder.model_info()
-        differing = sorted(k for k in ("name", "dim", "prefix") if stored.get(k) != current.get(k))
+        differing = sorted(k for k in ("name", "version", "dim", "prefix") if stored.get(k) != current.get(k))
         if differing:
             raise IndexMismatch(f"the store was embedded with {stored.get('name')!r} but the query model is "
                                 f"{current.get('name')!r} ({', '.join(differing)} differ) — rebuild with "

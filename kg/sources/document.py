@@ -34,17 +34,16 @@ def read_document(path: Path, *, fiscal_year: int | None = None, programme: str 
     data = path.read_bytes()
     lines = decode(data, str(path)).splitlines()
     title = next((clean(line) for line in lines if line.strip()), "")
+    # The document states its year and programme; the options are fallbacks for documents that do not.
+    match = _FY.search(title)
+    fiscal_year = (parse_fiscal_year(match.group(1) + match.group(2)) if match else None) or fiscal_year
     if fiscal_year is None:
-        match = _FY.search(title)
-        fiscal_year = parse_fiscal_year(match.group(1) + match.group(2)) if match else None
-        if fiscal_year is None:
-            raise SourceError(f"{path}:1: no fiscal year (令和N年度) in the title {title!r} — pass --fiscal-year")
+        raise SourceError(f"{path}:1: no fiscal year (令和N年度) in the title {title!r} — pass --fiscal-year")
+    found = programme_for_title(title)
+    programme = found.id if found else programme
     if programme is None:
-        found = programme_for_title(title)
-        if found is None:
-            raise SourceError(f"{path}:1: unknown programme for title {title!r} — pass --programme ID "
-                              "or add a row to kg/data/programmes.csv")
-        programme = found.id
+        raise SourceError(f"{path}:1: unknown programme for title {title!r} — pass --programme ID "
+                          "or add a row to kg/data/programmes.csv")
     programme = programme_by_id(programme).id
 
     result = SourceRead(file=str(path), title=title, sha256=hashlib.sha256(data).hexdigest())

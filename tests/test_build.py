@@ -1,0 +1,151 @@
+"""The whole bundled document through the build, the store's atomicity and determinism."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kg import SourceError, StoreError, Tsunagari
+from kg.store import Store
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def kg(built_store) -> Tsunagari:
+    return Tsunagari.open(built_store)
+
+
+def test_77_projects_19_prior_adoptions(kg):
+    projects = kg.projects()
+    assert len(projects) == 77
+    assert sum(p["prior_adoption"] for p in projects) == 19
+    assert kg.manifest["counts"]["projects"] == 77
+    assert kg.manifest["counts"]["skipped_rows"] == 0
+
+
+def test_every_project_has_a_resolved_region_and_nothing_unresolved(kg):
+    for p in kg.projects():
+        assert p["regions"], p["id"]
+        assert all(r["prefecture_code"] or r["block"] for r in p["regions"]), p["id"]
+    assert [x for x in kg.problems if x["column"].startswith("活動地域")] == []
+
+
+def test_six_highlights_carry_category_description_and_variant(kg):
+    highlighted = [p for p in kg.projects() if p["category"]]
+    assert [p["number"] for p in highlighted] == [1, 12, 22, 29, 39, 45]
+    assert all(p["description"] for p in highlighted)
+    assert "札幌メンズ・シェッド ポックコタン" in kg.graph.serialize(format="nt")
+
+
+def test_show_json_contract(kg):
+    p = kg.project("cao-kodoku-npo-model-fy2024-019")
+    assert {"id", "fiscal_year", "number", "title", "organization", "regions", "target_groups", "themes",
+            "prior_adoption"} <= p.keys()
+    assert p["organization"]["name"] == "Arts Alive" and p["organization"]["legal_form"] == "general-association"
+    assert [(r["name"], r["code"], r["level"], r["prefecture"]) for r in p["regions"]] == [
+        ("豊島区", "131164", "municipality", "東京都"), ("北区", "131172", "municipality", "東京都")]
+    assert {"id", "ja", "en"} <= p["target_groups"][0].keys()
+    assert p["prior_adoption"] is True and p["fiscal_year"] == 2024 and p["number"] == 19
+
+
+@pytest.mark.parametrize("filters, expected", [
+    ({"prefecture": "鳥取県"}, {53, 54, 55, 56}),
+    ({"prefecture": "Tottori"}, {53, 54, 55, 56}),
+    ({"prefecture": "31"}, {53, 54, 55, 56}),
+    ({"municipality": "石巻市"}, {5, 6, 7}),
+    ({"municipality": "札幌市"}, {1, 17}),
+    ({"block": "shikoku"}, {61, 62, 63, 64, 65, 66}),
+    ({"block": "四国"}, {61, 62, 63, 64, 65, 66}),
+    ({"theme": "men-shed"}, {1, 32, 35}),
+    ({"target_group": "hikikomori"}, {53, 62}),
+    ({"target_group": "foreign-residents", "prefecture": "神奈川県"}, {21, 27}),   # 21: 国籍を問わない, 横浜市
+    ({"fiscal_year": 2023}, set()),
+])
+def test_filters(kg, filters, expected):
+    assert {p["number"] for p in kg.projects(**filters)} == expected
+
+
+def test_concept_filter_includes_narrower_concepts(kg):
+    children = {p["id"] for p in kg.projects(target_group="children")}
+    school_refusal = {p["id"] for p in kg.projects(target_group="school-refusal")}
+    assert school_refusal and school_refusal <= children
+
+
+def test_unknown_id_suggests_close_ones(kg):
+    from kg import NotFound
+
+    with pytest.raises(NotFound, match="did you mean cao-kodoku-npo-model-fy2024-019"):
+        kg.project("cao-kodoku-npo-model-fy2024-19")
+
+
+def test_same_input_gives_byte_identical_graph(tmp_path, built_store):
+    Tsunagari.build(None, tmp_path / "again", embed=False)
+    first = Store(built_store).path("graph.nt").read_bytes()
+    again = Store(tmp_path / "again").path("graph.nt").read_bytes()
+    assert first == again
+    assert b"_:" not in first          # no blank nodes
+
+
+def test_sources_merge_and_the_same_organisation_is_one_node(tmp_path, document):
+    with pytest.raises(SourceError, match="--fiscal-year"):
+        Tsunagari.build([document, DATA / "small.csv"], tmp_path / "s", embed=False)
+    kg, report = Tsunagari.build([document, DATA / "small.csv"], tmp_path / "s", embed=False,
+                                 fiscal_year=2025, programme="test-programme")
+    projects = kg.projects()
+    assert len(projects) == 81 and report.skipped == []
+    assert {p["fiscal_year"] for p in projects} == {2024, 2025}      # the document keeps its own year
+    janken = [p for p in projects if p["organization"]["key"] == "じゃんけんぽん"]
+    assert [(p["fiscal_year"], p["number"]) for p in janken] == [(2024, 12), (2025, 4)]
+    assert len({p["organization"]["iri"] for p in janken}) == 1
+    small = [p for p in projects if p["provenance"]["file"] == "small.csv"]
+    assert [p["provenance"]["line"] for p in small] == [2, 3, 4, 5]
+    assert small[0]["organization"]["iri"] == small[2]["organization"]["iri"]   # テストの会 written two ways
+
+
+def test_failed_build_leaves_the_previous_store(tmp_path):
+    store = tmp_path / "store"
+    Tsunagari.build([DATA / "small.csv"], store, embed=False, fiscal_year=2025, programme="test-programme")
+    before = Store(store).generation()
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\xff\xfe\x00garbage\x81\x82")
+    with pytest.raises(SourceError):
+        Tsunagari.build([bad], store, embed=False, fiscal_year=2025, programme="p")
+    assert Store(store).generation() == before
+    assert len(Tsunagari.open(store).projects()) == 4
+
+
+def test_killed_build_leaves_the_previous_store_usable(tmp_path):
+    """Kill `tsunagari build` at several moments; the store always opens, old or new, never half."""
+    store = tmp_path / "store"
+    Tsunagari.build([DATA / "small.csv"], store, embed=False, fiscal_year=2025, programme="test-programme")
+    command = [sys.executable, "-m", "kg", "build", "--store", str(store), "--no-embed"]
+    for delay in (0.5, 1.0, 1.5, 2.0, 3.0):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kg = Tsunagari.open(store)
+        assert len(kg.projects()) in (4, 77)
+        assert len(kg.graph) > 0
+    Tsunagari.build([DATA / "small.csv"], store, embed=False, fiscal_year=2025, programme="test-programme")
+    assert not list(store.glob("building-*"))      # leftovers of killed builds are cleaned up
+
+
+def test_open_without_store_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="run `tsunagari build"):
+        Tsunagari.open(tmp_path / "nothing")
+
+
+def test_manifest_records_inputs(kg):
+    manifest = kg.manifest
+    (source,) = manifest["sources"]
+    assert source["name"] == "r6_kodoku_koritsu_npo_model_projects.txt" and len(source["sha256"]) == 64
+    assert manifest["fiscal_years"] == [2024] and manifest["programmes"] == ["cao-kodoku-npo-model"]
+    assert len(manifest["input_hash"]) == 64
+    assert json.loads(json.dumps(manifest)) == manifest
