@@ -59,7 +59,7 @@ def read_document(path: Path, *, fiscal_year: int | None = None, programme: str 
                                            fiscal_year=fiscal_year, programme=programme)
             result.add(row, problems)
         elif header is not None and raw.strip() and not raw.strip().isdigit():
-            result.problems.append(RowError(str(path), number, "", f"unexpected text in the table: {raw.strip()[:40]!r}",
+            result.problems.append(RowError(str(path), number, "row", f"unexpected text in the table: {raw.strip()[:40]!r}",
                                             "a row needs tab-separated cells; check the PDF extraction", "warning"))
     if header is None:
         raise SourceError(f"{path}: no table header (団体名, 取組名, 活動地域) found — is this the programme document?")
