@@ -63,8 +63,12 @@ class Tsunagari:
     @classmethod
     def build(cls, sources: Iterable[Path | str] | None = None, store: Path | str = DEFAULT_STORE, *,
               fiscal_year: int | None = None, programme: str | None = None,
-              embed: bool = False, model: str = "default") -> tuple["Tsunagari", BuildReport]:
+              embed: bool = False, model: str = "default", similar_links: int = 5,
+              encoder=None) -> tuple["Tsunagari", BuildReport]:
         """Read sources (default: the bundled list), build and validate the graph, write the store atomically.
+
+        With ``embed``, project texts are embedded with ``model`` (or a ready ``encoder``) and the
+        ``similar_links`` most similar projects of each are linked in the graph (0: none).
 
         Raises SourceError for an unreadable source and ValidationError if the graph breaks the SHACL
         shapes; in both cases the previous store stays as it was.
@@ -72,7 +76,8 @@ class Tsunagari:
         from kg.build import build_store
 
         report = build_store([Path(s) for s in (sources or [bundled_source()])], Store(Path(store)),
-                             fiscal_year=fiscal_year, programme=programme, embed=embed, model=model)
+                             fiscal_year=fiscal_year, programme=programme, embed=embed, model=model,
+                             similar_links=similar_links, encoder=encoder)
         return cls(store), report
 
     # -- records ---------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def input_hash(sources: list[dict], options: dict) -> str:
 
 
 def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = None, programme: str | None = None,
-                embed: bool = False, model: str = "default"):
+                embed: bool = False, model: str = "default", similar_links: int = 5, encoder=None):
     """Build a store generation from sources; the live generation changes only if every step succeeds."""
     from kg.api import BuildReport
 
@@ -49,15 +49,19 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
     gazetteer, concepts = Gazetteer.load(), ConceptSchemes.load()
     data = assemble(reads, gazetteer, concepts)
     graph = to_graph(data, gazetteer, concepts)
-    raise_for(validate_graph(graph))
+    views = [project_view(p, gazetteer, concepts) for p in data.projects]
     sources = [asdict(s) for s in data.sources]
     options = {"fiscal_year": fiscal_year, "programme": programme}
     digest = input_hash(sources, options)
     folder = store.begin()
     try:
+        vectors = None
+        if embed:
+            vectors = _embed(views, folder, graph, model=model, encoder=encoder, input_hash=digest,
+                             similar_links=similar_links)
+        raise_for(validate_graph(graph))
         triples = sorted_ntriples(graph)
         (folder / "graph.nt").write_bytes(triples)
-        views = [project_view(p, gazetteer, concepts) for p in data.projects]
         write_json(folder / "projects.json", views)
         write_json(folder / "problems.json", [asdict(p) for p in data.problems])
         manifest = {
@@ -74,10 +78,8 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
             "fiscal_years": sorted({p.fiscal_year for p in data.projects}),
             "programmes": sorted({p.programme for p in data.projects}),
         }
-        if embed:
-            from kg.similar import write_vectors
-
-            manifest["vectors"] = write_vectors(views, folder / "vectors", model=model, input_hash=digest)
+        if vectors is not None:
+            manifest["vectors"] = vectors
         write_json(folder / "manifest.json", manifest)   # written last: no manifest, never published
         name = f"gen-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}-{digest[:8]}"
         final = store.commit(folder, name)
@@ -86,6 +88,19 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
         raise
     return BuildReport(store=store.root, generation=final, projects=len(data.projects), triples=len(graph),
                        sources=sources, problems=data.problems, seconds=time.perf_counter() - start)
+
+
+def _embed(views, folder: Path, graph, *, model: str, encoder, input_hash: str, similar_links: int) -> dict:
+    """Vectors and index into the generation; optionally top-k similar-to links into the graph."""
+    from kg.rdf import add_similarity_links
+    from kg.similar import Similarity, write_vectors
+
+    manifest, index = write_vectors(views, folder / "vectors", model=model, input_hash=input_hash, encoder=encoder)
+    if similar_links:
+        similarity = Similarity(views, index, manifest["model"])
+        add_similarity_links(graph, {v["id"]: similarity.similar(v["id"], top=similar_links) for v in views})
+        manifest["similar_links"] = similar_links
+    return manifest
 
 
 def _version() -> str:

@@ -59,11 +59,13 @@ def cli() -> None:
               help="Also embed project texts for `similar` and `search` (loads the model).")
 @click.option("--model", default="default", show_default=True,
               help="Sentence-transformers model path or name; 'default' = bundled multilingual-e5-small.")
+@click.option("--similar-links", type=click.IntRange(0, 100), default=5, show_default=True,
+              help="With --embed, link each project to its K most similar in the graph (0: none).")
 @translate_errors
-def build(sources, store, fiscal_year, programme, embed, model) -> None:
+def build(sources, store, fiscal_year, programme, embed, model, similar_links) -> None:
     """Build the store from SOURCES (default: the bundled FY2024 list)."""
     _, report = Tsunagari.build(sources or None, store, fiscal_year=fiscal_year, programme=programme,
-                                embed=embed, model=model)
+                                embed=embed, model=model, similar_links=similar_links)
     for problem in report.problems:
         click.echo(str(problem), err=True)
     click.echo(f"built {report.projects} projects, {report.triples} triples in {report.seconds:.1f}s "

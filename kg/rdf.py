@@ -179,4 +179,18 @@ def _add_district(graph: Graph, gazetteer: Gazetteer, key: str) -> None:
     graph.add((node, SCHEMA.containedInPlace, region_iri(prefecture_code)))
 
 
-__all__ = ["to_graph", "new_graph", "BASE"]
+def add_similarity_links(graph: Graph, links: dict[str, list[dict]]) -> None:
+    """Top-k "similar to" links: a direct tg:similarTo edge and a tg:SimilarityLink with score and rank."""
+    for source in sorted(links):
+        for rank, hit in enumerate(links[source], start=1):
+            a, b = project_iri(source), project_iri(hit["id"])
+            link = URIRef(f"{a}/similar/{hit['id']}")
+            graph.add((a, TG.similarTo, b))
+            graph.add((link, RDF.type, TG.SimilarityLink))
+            graph.add((link, TG.linkFrom, a))
+            graph.add((link, TG.linkTo, b))
+            graph.add((link, TG.score, Literal(f"{float(hit['score']):.4f}", datatype=XSD.decimal)))
+            graph.add((link, TG.rank, Literal(rank, datatype=XSD.integer)))
+
+
+__all__ = ["to_graph", "new_graph", "add_similarity_links", "BASE"]

@@ -41,15 +41,16 @@ def make_encoder(model: str = "default"):
 
 
 def write_vectors(views: list[dict[str, Any]], folder: Path, *, model: str = "default", input_hash: str,
-                  recipe: str = DEFAULT_RECIPE, encoder=None) -> dict[str, Any]:
-    """Embed every project and save vectors + index in ``folder``; returns the index manifest."""
+                  recipe: str = DEFAULT_RECIPE, encoder=None) -> tuple[dict[str, Any], Any]:
+    """Embed every project and save vectors + index in ``folder``; returns the manifest and the index."""
     from embeddings import VectorIndex
 
     encoder = encoder or make_encoder(model)
     vectors = encoder.encode([project_text(v, recipe) for v in views])
     manifest = {"model": encoder.model_info(), "input_hash": input_hash, "recipe": recipe, "count": len(views)}
-    VectorIndex.build(vectors, [v["id"] for v in views]).save(folder, manifest)
-    return manifest
+    index = VectorIndex.build(vectors, [v["id"] for v in views])
+    index.save(folder, manifest)
+    return manifest, index
 
 
 class Similarity:
