@@ -64,6 +64,7 @@ class Ranker:
                 counts[concept] = counts.get(concept, 0) + 1
         total = max(len(self.views), 1)
         self.idf = {c: math.log(1 + total / n) for c, n in counts.items()}
+        self.expanded = {pid: self._expand(p.concepts, self.idf) for pid, p in self.profiles.items()}
 
     def _expand(self, concepts: frozenset[tuple[str, str]], idf: dict | None) -> dict[tuple[str, str], float]:
         """Concepts plus their ancestors (discounted), weighted by IDF when given."""
@@ -76,9 +77,11 @@ class Ranker:
                 weights[key] = max(weights.get(key, 0.0), value)
         return weights
 
-    def concept_score(self, query: Profile, target: Profile) -> tuple[float, list, list]:
+    def concept_score(self, query: Profile, target: Profile, a: dict | None = None,
+                      b: dict | None = None) -> tuple[float, list, list]:
         """Weighted Jaccard over IDF-weighted, ancestor-expanded concepts; also the shared ones."""
-        a, b = self._expand(query.concepts, self.idf), self._expand(target.concepts, self.idf)
+        a = a if a is not None else self._expand(query.concepts, self.idf)
+        b = b if b is not None else self._expand(target.concepts, self.idf)
         keys = a.keys() | b.keys()
         union = sum(max(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
         score = sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys) / union if union else 0.0
@@ -105,10 +108,11 @@ class Ranker:
         low, high = min(embedding[c] for c in candidates), max(embedding[c] for c in candidates)
         spread = (high - low) or 1.0
         results = []
+        expanded_query = self._expand(query.concepts, self.idf)
         for pid in candidates:
             target = self.profiles[pid]
             relative = (embedding[pid] - low) / spread    # e5 cosines bunch together; use their spread
-            concept, exact, broader = self.concept_score(query, target)
+            concept, exact, broader = self.concept_score(query, target, expanded_query, self.expanded[pid])
             region, region_reason = self.region_score(query, target)
             same_org = float(bool(query.organization) and query.organization == target.organization)
             w = self.weights
