@@ -50,15 +50,19 @@ class BuildReport:
 class Tsunagari:
     """One store, opened: projects, the RDF and NetworkX graphs, SPARQL, exports, similarity."""
 
-    def __init__(self, store: Path | str = DEFAULT_STORE) -> None:
+    def __init__(self, store: Path | str = DEFAULT_STORE, *, encoder=None) -> None:
         self.store = Store(Path(store))
+        self._encoder = encoder          # a ready embeddings encoder for search (tests, servers)
         self.folder = self.store.generation()
         self.manifest: dict[str, Any] = json.loads((self.folder / "manifest.json").read_text(encoding="utf-8"))
 
     @classmethod
-    def open(cls, store: Path | str = DEFAULT_STORE) -> "Tsunagari":
-        """Open a built store (``tsunagari build`` makes one)."""
-        return cls(store)
+    def open(cls, store: Path | str = DEFAULT_STORE, *, encoder=None) -> "Tsunagari":
+        """Open a built store (``tsunagari build`` makes one).
+
+        ``encoder`` (optional) is used by ``search`` instead of loading the store's model.
+        """
+        return cls(store, encoder=encoder)
 
     @classmethod
     def build(cls, sources: Iterable[Path | str] | None = None, store: Path | str = DEFAULT_STORE, *,
@@ -78,7 +82,7 @@ class Tsunagari:
         report = build_store([Path(s) for s in (sources or [bundled_source()])], Store(Path(store)),
                              fiscal_year=fiscal_year, programme=programme, embed=embed, model=model,
                              similar_links=similar_links, encoder=encoder)
-        return cls(store), report
+        return cls(store, encoder=encoder), report
 
     # -- records ---------------------------------------------------------------------------------
     @cached_property
@@ -146,7 +150,7 @@ class Tsunagari:
         """The kg.similar.Similarity of this store (stored vectors; the model loads only for search)."""
         from kg.similar import Similarity
 
-        return Similarity.from_store(self)
+        return Similarity.from_store(self, encoder=self._encoder)
 
     def similar(self, project_id: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
         """Projects like one project, best first, each with ``why`` (shared concepts, embedding, region).

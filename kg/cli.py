@@ -58,7 +58,8 @@ def cli() -> None:
 @click.option("--embed/--no-embed", default=True, show_default=True,
               help="Also embed project texts for `similar` and `search` (loads the model).")
 @click.option("--model", default="default", show_default=True,
-              help="Sentence-transformers model path or name; 'default' = bundled multilingual-e5-small.")
+              help="Sentence-transformers model path or name; 'default' = bundled multilingual-e5-small; "
+                   "'hashing' = character n-gram hashing (no torch, lexical only: for tests and quick looks).")
 @click.option("--similar-links", type=click.IntRange(0, 100), default=5, show_default=True,
               help="With --embed, link each project to its K most similar in the graph (0: none).")
 @translate_errors

@@ -86,7 +86,9 @@ class Ranker:
         union = sum(max(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
         score = sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys) / union if union else 0.0
         exact = sorted(query.concepts & target.concepts)
-        via_broader = sorted(k for k in a.keys() & b.keys() if k not in query.concepts or k not in target.concepts)
+        implied = {(s, anc) for s, c in exact for anc in self.schemes.ancestors(s, c)}
+        # Broader concepts the two meet at, beyond what the exactly shared concepts already imply.
+        via_broader = sorted(k for k in a.keys() & b.keys() if k not in exact and k not in implied)
         return score, exact, via_broader
 
     @staticmethod

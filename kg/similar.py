@@ -34,7 +34,13 @@ def project_text(view: dict[str, Any], recipe: str = DEFAULT_RECIPE) -> str:
     return " ".join(parts)
 
 
-def make_encoder(model: str = "default"):
+def make_encoder(model: str = "default", dim: int | None = None):
+    """The encoder for a model name: "default" (bundled e5), "hashing" (no torch; tests and quick
+    builds, lexical only), or a local sentence-transformers path or name."""
+    if model == "hashing":
+        from embeddings import HashingEncoder
+
+        return HashingEncoder(dim=dim or 256)
     from embeddings import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(model)
@@ -82,7 +88,7 @@ class Similarity:
     @property
     def encoder(self):
         if self._encoder is None:
-            self._encoder = make_encoder(self.model.get("source", "default"))
+            self._encoder = make_encoder(self.model.get("source", "default"), self.model.get("dim"))
         return self._encoder
 
     def similar(self, project_id: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
