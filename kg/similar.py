@@ -149,9 +149,12 @@ def query_profile(text: str) -> Profile:
 
     schemes = ConceptSchemes.load()
     concepts = {(scheme, cid) for scheme, cid, _ in schemes.match_labels(text)}
-    concepts |= {(t.scheme, t.concept) for t in schemes.tag(text)}
+    # The tagging rules and place names are Japanese: kana tells Japanese from Chinese (工作 = crafts/work).
+    japanese = any("\u3040" <= c <= "\u30ff" for c in text)
+    if japanese:
+        concepts |= {(t.scheme, t.concept) for t in schemes.tag(text)}
     gazetteer = Gazetteer.load()
-    places = gazetteer.parse(text).places if any("\u3040" <= c <= "\u9fff" for c in text) else ()
+    places = gazetteer.parse(text).places if japanese or any("\u4e00" <= c <= "\u9fff" for c in text) else ()
     prefectures = {p.key for p in places if p.kind == "prefecture"}
     codes = {p.key for p in places if p.kind in ("municipality", "ward")}
     lowered = text.lower()

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import doctest
+import random
+import re
+import time
 import unicodedata
 from pathlib import Path
 
@@ -72,6 +75,31 @@ def test_every_concept_is_complete(schemes):
             assert c.ja and c.en and c.definition, c.id
             assert c.alt_ja and c.alt_en, f"{c.id}: give words a user would type, in ja and en"
             assert c.id == c.id.lower() and " " not in c.id
+
+
+def test_every_concept_has_labels_in_four_languages(schemes):
+    graph = schemes.graph()
+    for scheme in SCHEMES:
+        scheme_node = URIRef(f"https://w3id.org/tsunagari/concept/{scheme}")
+        assert {o.language for o in graph.objects(scheme_node, SKOS.prefLabel)} == {"ja", "en", "zh", "ko"}
+        for c in schemes.concepts(scheme):
+            node = schemes.iri(scheme, c.id)
+            langs = sorted(o.language for o in graph.objects(node, SKOS.prefLabel))
+            assert langs == ["en", "ja", "ko", "zh"], f"{c.id}: one skos:prefLabel in each of ja, en, zh, ko"
+            assert c.zh and c.ko and c.zh in c.labels and c.ko in c.labels, c.id
+            assert c.alt_zh and c.alt_ko, f"{c.id}: give words a Chinese and a Korean user would type"
+            assert not any(any("\uac00" <= ch <= "\ud7a3" for ch in label) for label in c.alt_zh), c.id
+            assert all(any("\uac00" <= ch <= "\ud7a3" for ch in label) for label in (c.ko,) + c.alt_ko), c.id
+            for label in c.labels:
+                assert len(label) >= 2, f"{c.id}: {label!r} is one character: it would match everywhere"
+
+
+def test_two_preferred_labels_in_one_language_are_refused(tmp_path):
+    ttl, rules = write(tmp_path)
+    ttl.write_text(TINY_TTL.replace(" ; skos:broader g:{broader} .", " .")
+                   .replace('"丙"@ja, "C"@en', '"丙"@ja, "C"@en, "丙一"@zh, "丙二"@zh'), encoding="utf-8")
+    with pytest.raises(ConceptDataError, match="more than one skos:prefLabel in zh or ko"):
+        ConceptSchemes.load(ttl, rules)
 
 
 def test_labels_are_unambiguous_within_a_scheme(schemes):
@@ -357,6 +385,104 @@ def test_match_labels(schemes, query, expected, unexpected):
 def test_match_labels_returns_the_label_in_query_order(schemes):
     assert schemes.match_labels("不登校の子ども") == [
         ("target-group", "school-refusal", "不登校"), ("target-group", "children", "子ども")]
+
+
+TG, TH = "target-group", "theme"
+
+# Queries in Chinese, Korean, everyday Japanese and English: (query, must find, must not find).
+MULTILINGUAL = [
+    # Chinese (simplified)
+    ("社区咖啡馆", {(TH, "community-cafe")}, {(TH, "food")}),
+    ("男人的工作坊", {(TH, "men-shed")}, {(TH, "crafts"), (TH, "events")}),  # 工作 (ja: crafts) inside
+    ("找工作", {(TH, "work-preparation")}, {(TH, "crafts")}),
+    ("独居老人的孤独问题", {(TG, "living-alone"), (TG, "elderly")}, set()),
+    ("家里蹲的年轻人", {(TG, "hikikomori"), (TG, "youth")}, set()),
+    ("拒绝上学的孩子", {(TG, "school-refusal"), (TG, "children")}, set()),
+    ("在日外国人的育儿支援", {(TG, "foreign-residents"), (TG, "parents")}, set()),
+    ("食物银行和儿童食堂", {(TH, "food"), (TG, "children")}, set()),
+    ("宠物和志愿者", {(TH, "animals"), (TH, "volunteering")}, set()),
+    ("二十几岁的年轻人", {(TG, "youth")}, {(TG, "teens")}),
+    ("许多代表参加了会议", set(), {(TG, "all-generations"), (TH, "multigenerational")}),
+    # Korean: particles after a label, spacing either way
+    ("어르신 돌봄", {(TG, "elderly")}, set()),
+    ("어르신들을 위한 모임", {(TG, "elderly"), (TH, "events")}, set()),
+    ("은둔형 외톨이 청년 지원", {(TG, "hikikomori"), (TG, "youth")}, set()),
+    ("등교거부 학생", {(TG, "school-refusal")}, set()),
+    ("멘즈셰드", {(TH, "men-shed")}, set()),
+    ("외국인 주민을 위한 푸드뱅크", {(TG, "foreign-residents"), (TH, "food")}, set()),
+    ("독거노인", {(TG, "living-alone"), (TG, "elderly")}, set()),
+    ("다문화 가정 아이들", {(TG, "foreign-residents"), (TH, "multicultural"), (TG, "families"), (TG, "children")}, set()),
+    ("커뮤니티 카페에서 수다", {(TH, "community-cafe"), (TH, "conversation")}, set()),
+    ("아이돌봄 서비스", set(), {(TH, "oshi-katsu")}),                      # 아이돌 "idol" inside "childcare"
+    ("오십대 남성", {(TG, "middle-aged")}, {(TG, "teens")}),               # 십대 inside 오십대
+    # Japanese, everyday words
+    ("学校に行けない子ども", {(TG, "school-refusal"), (TG, "children")}, set()),
+    ("定年後の男性の居場所", {(TG, "older-men"), (TH, "place-to-belong")}, {(TG, "elderly")}),
+    ("家から出られない人", {(TG, "hikikomori")}, set()),
+    ("一人で暮らすおじいちゃん", {(TG, "living-alone"), (TG, "elderly")}, set()),
+    ("おやじの居場所", {(TH, "men-shed"), (TG, "older-men")}, set()),
+    ("みんなでごはん", {(TH, "food")}, set()),
+    ("シングルマザーの悩み", {(TG, "parents"), (TH, "counselling")}, set()),
+    ("日本語が苦手な外国の方", {(TG, "foreign-residents")}, set()),
+    # English
+    ("lonely seniors", {(TG, "elderly")}, set()),
+    ("NEET and hikikomori", {(TG, "jobless"), (TG, "hikikomori")}, set()),
+    ("refugee families", {(TG, "foreign-residents"), (TG, "families")}, set()),
+    ("a shut-in teenager", {(TG, "hikikomori"), (TG, "teens")}, set()),
+    ("gay and lesbian elders", {(TG, "gender-minorities"), (TG, "elderly")}, set()),
+    ("senior high school students", {(TG, "teens")}, {(TG, "elderly"), (TG, "students")}),
+    ("application catalogue", set(), {(TH, "digital-media"), (TH, "animals")}),  # app, cat are whole words only
+]
+
+
+@pytest.mark.parametrize("query, expected, unexpected", MULTILINGUAL, ids=[row[0] for row in MULTILINGUAL])
+def test_match_labels_in_four_languages(schemes, query, expected, unexpected):
+    got = {(s, c) for s, c, _ in schemes.match_labels(query)}
+    assert expected <= got, f"missing {expected - got}; got {sorted(got)}"
+    assert not unexpected & got, f"disputed {unexpected & got}"
+
+
+def test_match_labels_gives_the_label_as_written(schemes):
+    # the Korean label is written with a space; the query without it still names it
+    assert schemes.match_labels("등교거부") == [("target-group", "school-refusal", "등교 거부")]
+    assert schemes.match_labels("ＬＧＢＴＱ") == [("target-group", "gender-minorities", "lgbtq")]
+
+
+def _reference_patterns(schemes: ConceptSchemes) -> list[tuple[re.Pattern[str], str, str]]:
+    """A regex per label, the slow way: whole words for ASCII labels, any position (overlaps too) for others."""
+    patterns = []
+    for c in [c for scheme in SCHEMES for c in schemes.concepts(scheme)]:
+        for label in c.labels:
+            key = concepts_module._fold_label(label)
+            if key.isascii():
+                patterns.append((re.compile(rf"(?<![a-z0-9])({re.escape(key)}(?:s|es)?)(?![a-z0-9])"), c.scheme, c.id))
+            else:
+                for variant in {key, key.replace(" ", "")}:
+                    patterns.append((re.compile(f"(?=({re.escape(variant)}))"), c.scheme, c.id))
+    return patterns
+
+
+def test_label_finder_agrees_with_a_regex_per_label(schemes):
+    patterns = _reference_patterns(schemes)
+    labels = sorted({label for scheme in SCHEMES for c in schemes.concepts(scheme) for label in c.labels})
+    rnd = random.Random(7)
+    queries = [rnd.choice([" ", "", "の", "s ", "es ", "-", "x", "1", "를 "]).join(rnd.sample(labels, 3))
+               + rnd.choice(["", "s", "es", "ing"]) for _ in range(300)]
+    queries += ["men's sheds", "arts", "artes", "LGBTQ+s", "pets", "petes", "cafés", "ｼﾆｱ男性"]
+    for query in queries:
+        folded = concepts_module._fold_label(query)
+        expected = {(m.start(1), m.end(1), scheme, id) for p, scheme, id in patterns for m in p.finditer(folded)}
+        assert {hit[:4] for hit in schemes._labels.find(folded)} == expected, query
+
+
+def test_match_labels_is_fast(schemes):
+    queries = ["不登校の子ども", "은둔형 외톨이 청년 지원", "社区咖啡馆", "food bank and community cafe for lonely elderly people"]
+    start = time.perf_counter()
+    for _ in range(50):
+        for query in queries:
+            schemes.match_labels(query)
+    per_call = (time.perf_counter() - start) / 200
+    assert per_call < 0.001, f"{per_call * 1e6:.0f} µs per query"   # ~5-30 µs on a developer machine
 
 
 # -- bad data fails loudly ----------------------------------------------------------------------
