@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from kg.api import DEFAULT_STORE, EXPORT_FORMATS, Tsunagari
+from embeddings.errors import EmbeddingsError
 from kg.errors import KgError
 
 store_option = click.option("--store", type=click.Path(path_type=Path), default=DEFAULT_STORE, show_default=True,
@@ -21,7 +22,7 @@ def translate_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except KgError as error:
+        except (KgError, EmbeddingsError) as error:
             raise click.ClickException(str(error)) from None
     return wrapper
 

@@ -9,7 +9,8 @@ from kg.vocab import PREFIXES, TG
 
 # Classes that become nodes, in order of preference for the node's "type" attribute.
 NODE_TYPES = ("schema:Project", "schema:Organization", "schema:AdministrativeArea", "tg:RegionalBlock",
-              "tg:District", "skos:Concept", "schema:FundingScheme", "prov:Entity", "skos:ConceptScheme")
+              "tg:District", "skos:Concept", "schema:FundingScheme", "schema:GovernmentOrganization",
+              "prov:Entity", "skos:ConceptScheme", "tg:SimilarityLink")
 
 
 def qname(graph: Graph, term: URIRef) -> str:

@@ -78,13 +78,19 @@ class Ranker:
         return weights
 
     def concept_score(self, query: Profile, target: Profile, a: dict | None = None,
-                      b: dict | None = None) -> tuple[float, list, list]:
-        """Weighted Jaccard over IDF-weighted, ancestor-expanded concepts; also the shared ones."""
+                      b: dict | None = None, coverage: bool = False) -> tuple[float, list, list]:
+        """Weighted Jaccard over IDF-weighted, ancestor-expanded concepts (or, with ``coverage``,
+        the share of the query's concepts the target has); also the shared ones."""
         a = a if a is not None else self._expand(query.concepts, self.idf)
         b = b if b is not None else self._expand(target.concepts, self.idf)
         keys = a.keys() | b.keys()
-        union = sum(max(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
-        score = sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys) / union if union else 0.0
+        shared = sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
+        if coverage:
+            # A text query names a few concepts: how much of them a project has, not how alike the two are.
+            total = sum(a.values())
+        else:
+            total = sum(max(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
+        score = shared / total if total else 0.0
         exact = sorted(query.concepts & target.concepts)
         implied = {(s, anc) for s, c in exact for anc in self.schemes.ancestors(s, c)}
         # Broader concepts the two meet at, beyond what the exactly shared concepts already imply.
@@ -102,7 +108,7 @@ class Ranker:
         return 0.0, None
 
     def rank(self, query: Profile, embedding: dict[str, float], *, top: int,
-             exclude: str | None = None) -> list[dict[str, Any]]:
+             exclude: str | None = None, coverage: bool = False) -> list[dict[str, Any]]:
         """Rank candidates (the keys of ``embedding``: cosine per project id) with reasons, best first."""
         candidates = [pid for pid in embedding if pid != exclude and pid in self.profiles]
         if not candidates:
@@ -114,7 +120,8 @@ class Ranker:
         for pid in candidates:
             target = self.profiles[pid]
             relative = (embedding[pid] - low) / spread    # e5 cosines bunch together; use their spread
-            concept, exact, broader = self.concept_score(query, target, expanded_query, self.expanded[pid])
+            concept, exact, broader = self.concept_score(query, target, expanded_query, self.expanded[pid],
+                                                         coverage)
             region, region_reason = self.region_score(query, target)
             same_org = float(bool(query.organization) and query.organization == target.organization)
             w = self.weights

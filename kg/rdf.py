@@ -11,8 +11,8 @@ from kg.normalize.regions import Gazetteer
 from kg.records import Organization, Project
 from kg.sources.programmes import programme_by_id
 from kg.vocab import (
-    BASE, ORG, PREFIXES, SCHEMA, TG, concept_iri, legal_form_iri, organization_iri, programme_iri,
-    project_iri, region_iri, scheme_iri, source_iri, tag_iri,
+    BASE, ORG, PREFIXES, SCHEMA, TG, concept_iri, funder_iri, legal_form_iri, organization_iri, programme_iri,
+    project_iri, region_iri, scheme_iri, similarity_iri, source_iri, tag_iri,
 )
 
 AUDIENCE_SCHEME = "target-group"
@@ -98,8 +98,12 @@ def _add_programme(graph: Graph, programme_id: str) -> None:
     graph.add((node, SCHEMA.name, Literal(programme.ja, lang="ja")))
     graph.add((node, SCHEMA.name, Literal(programme.en, lang="en")))
     if programme.funder_ja:
-        graph.add((node, DCTERMS.creator, Literal(programme.funder_ja, lang="ja")))
-        graph.add((node, DCTERMS.creator, Literal(programme.funder_en, lang="en")))
+        # A government funder is not typed schema:Organization: that class lists implementing organisations.
+        funder = funder_iri(programme.funder_ja)
+        graph.add((node, SCHEMA.funder, funder))
+        graph.add((funder, RDF.type, SCHEMA.GovernmentOrganization))
+        graph.add((funder, SCHEMA.name, Literal(programme.funder_ja, lang="ja")))
+        graph.add((funder, SCHEMA.name, Literal(programme.funder_en, lang="en")))
 
 
 def _add_organization(graph: Graph, organization: Organization, labels: set[str]) -> None:
@@ -184,7 +188,7 @@ def add_similarity_links(graph: Graph, links: dict[str, list[dict]]) -> None:
     for source in sorted(links):
         for rank, hit in enumerate(links[source], start=1):
             a, b = project_iri(source), project_iri(hit["id"])
-            link = URIRef(f"{a}/similar/{hit['id']}")
+            link = similarity_iri(source, hit["id"])
             graph.add((a, TG.similarTo, b))
             graph.add((link, RDF.type, TG.SimilarityLink))
             graph.add((link, TG.linkFrom, a))

@@ -72,6 +72,7 @@ class Similarity:
         self.ranker = Ranker(views, ConceptSchemes.load(), weights or Weights())
         self._encoder = encoder
         self._filter = None
+        self.query_coverage = True   # text queries: share of the query's concepts (see README evaluation)
 
     @classmethod
     def from_store(cls, kg: "Tsunagari", *, weights: Weights | None = None, encoder=None) -> "Similarity":
@@ -112,7 +113,7 @@ class Similarity:
         self._check_model()
         vector = self.encoder.encode([text])[0]
         hits = self._hits(vector, top, self._allowed(filters))
-        return self.ranker.rank(query_profile(text), hits, top=top)
+        return self.ranker.rank(query_profile(text), hits, top=top, coverage=self.query_coverage)
 
     def _check_model(self) -> None:
         from embeddings import IndexMismatch

@@ -54,6 +54,14 @@ def legal_form_iri(form: str) -> URIRef:
     return URIRef(f"{BASE}concept/legal-form/{form}")
 
 
+def similarity_iri(project_id: str, other_id: str) -> URIRef:
+    return URIRef(f"{BASE}project/{project_id}/similar/{other_id}")
+
+
+def funder_iri(name: str) -> URIRef:
+    return URIRef(f"{BASE}organization/funder/{short_hash(name)}")
+
+
 def programme_iri(programme: str) -> URIRef:
     return URIRef(f"{BASE}programme/{programme}")
 

@@ -125,6 +125,32 @@ def hybrid_rank(similarity: Similarity, task: Task) -> list[str]:
     return [r["id"] for r in results]
 
 
+class CachedEncoder:
+    """Encodes each distinct text once: the weight search re-asks the same queries many times."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder, self.cache = encoder, {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            self.cache.update(zip(missing, self.encoder.encode(missing)))
+        return np.stack([self.cache[t] for t in texts])
+
+    def model_info(self) -> dict:
+        return self.encoder.model_info()
+
+
+def ablation(similarity: Similarity, weights: Weights, coverage: bool = True):
+    def rank(task: Task) -> list[str]:
+        similarity.ranker.weights, similarity.query_coverage = weights, coverage
+        try:
+            return hybrid_rank(similarity, task)
+        finally:
+            similarity.ranker.weights, similarity.query_coverage = Weights(), True
+    return rank
+
+
 def evaluate(model: str, tune: bool) -> str:
     from embeddings import SentenceTransformerEncoder, VectorIndex
 
@@ -133,7 +159,7 @@ def evaluate(model: str, tune: bool) -> str:
         kg, _ = Tsunagari.build(None, Path(tmp) / "store", embed=False)
         views = kg.projects()
     ids = [v["id"] for v in views]
-    encoder = SentenceTransformerEncoder(model)
+    encoder = CachedEncoder(SentenceTransformerEncoder(model))
     lines = [f"Judgments: {sum(t.kind == 'similar' for t in tasks)} source projects, "
              f"{sum(t.kind == 'query' for t in tasks)} queries "
              f"({', '.join(f'{n} {lang}' for lang, n in sorted(Counter(t.lang for t in tasks if t.kind == 'query').items()))}). "
@@ -161,6 +187,10 @@ def evaluate(model: str, tune: bool) -> str:
                                                    exclude=t.text),
         "embeddings alone": lambda t: embedding_rank(similarity, t),
         "hybrid (default weights)": lambda t: hybrid_rank(similarity, t),
+        "ablation: hybrid, Jaccard for queries": ablation(similarity, Weights(), coverage=False),
+        "ablation: hybrid without concepts": ablation(similarity, Weights(concepts=0.0)),
+        "ablation: hybrid without region and organisation": ablation(similarity, Weights(region=0.0,
+                                                                                         organization=0.0)),
     }
     groups = {"similar (ja)": [t for t in tasks if t.kind == "similar"]}
     for lang in ("en", "zh", "ko", "ja"):

@@ -34,3 +34,13 @@ def built_store(tmp_path_factory) -> Path:
     store = tmp_path_factory.mktemp("store") / "store"
     Tsunagari.build(None, store, embed=False)
     return store
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory) -> Path:
+    """The bundled list built with the real model (rebuilt into the user cache once per machine)."""
+    from kg import Tsunagari
+
+    store = tmp_path_factory.mktemp("real") / "store"
+    Tsunagari.build(None, store, embed=True)
+    return store

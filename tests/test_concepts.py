@@ -4,7 +4,6 @@ from __future__ import annotations
 import doctest
 import random
 import re
-import time
 import unicodedata
 from pathlib import Path
 
@@ -473,16 +472,6 @@ def test_label_finder_agrees_with_a_regex_per_label(schemes):
         folded = concepts_module._fold_label(query)
         expected = {(m.start(1), m.end(1), scheme, id) for p, scheme, id in patterns for m in p.finditer(folded)}
         assert {hit[:4] for hit in schemes._labels.find(folded)} == expected, query
-
-
-def test_match_labels_is_fast(schemes):
-    queries = ["不登校の子ども", "은둔형 외톨이 청년 지원", "社区咖啡馆", "food bank and community cafe for lonely elderly people"]
-    start = time.perf_counter()
-    for _ in range(50):
-        for query in queries:
-            schemes.match_labels(query)
-    per_call = (time.perf_counter() - start) / 200
-    assert per_call < 0.001, f"{per_call * 1e6:.0f} µs per query"   # ~5-30 µs on a developer machine
 
 
 # -- bad data fails loudly ----------------------------------------------------------------------

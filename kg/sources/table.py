@@ -40,7 +40,11 @@ def read_table(path: Path, *, fiscal_year: int | None = None, programme: str | N
     elif suffix in (".csv", ".tsv", ".txt"):
         text = decode(data, str(path))
         delimiter = "\t" if suffix == ".tsv" or (suffix == ".txt" and "\t" in text) else ","
-        rows = list(enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1))
+        try:
+            rows = list(enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1))
+        except csv.Error as error:   # e.g. a NUL byte: the file is binary or damaged
+            raise SourceError(f"{path}: not a readable {suffix[1:].upper()} file ({error}) — "
+                              "export it again from the spreadsheet as CSV UTF-8") from None
     else:
         raise SourceError(f"{path}: unknown format {suffix!r} — use .csv, .tsv, .xlsx or the bundled .txt document")
     result = rows_to_read(rows, str(path), fiscal_year=fiscal_year, programme=programme)

@@ -1,0 +1,137 @@
+"""Similarity and search mechanics on a store embedded with the hashing encoder (fast, no torch).
+
+The real model is exercised in tests/test_similar_model.py.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from rdflib import URIRef
+
+from kg import NotFound, Tsunagari
+from kg.cli import cli
+from kg.errors import KgError
+from kg.vocab import TG
+
+P = "cao-kodoku-npo-model-fy2024-{:03d}".format
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hashing") / "store"
+    Tsunagari.build(None, path, embed=True, model="hashing")
+    return path
+
+
+@pytest.fixture(scope="module")
+def kg(store):
+    return Tsunagari.open(store)
+
+
+def test_similar_results_explain_themselves(kg):
+    results = kg.similar(P(35), top=5)
+    assert len(results) == 5 and P(35) not in [r["id"] for r in results]
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    top = results[0]
+    assert {"id", "title", "organization", "regions", "score", "why"} <= top.keys()
+    assert {"embedding", "concepts", "shared_target_groups", "shared_themes", "related_via_broader", "region",
+            "same_organization"} <= top["why"].keys()
+    # the other men's sheds share the men-shed theme and say so
+    sheds = [r for r in results if r["id"] in (P(1), P(32))]
+    assert sheds and all("men-shed" in [c["id"] for c in r["why"]["shared_themes"]] for r in sheds)
+
+
+def test_filters_are_respected(kg):
+    results = kg.similar(P(35), top=10, prefecture="大阪府")
+    assert results and all("大阪府" in [r2["prefecture"] for r2 in kg.project(r["id"])["regions"]] for r in results)
+    assert kg.similar(P(35), top=10, fiscal_year=2019) == []
+
+
+def test_rankings_are_deterministic(kg, store):
+    again = Tsunagari.open(store)
+    assert kg.similar(P(12), top=20) == again.similar(P(12), top=20)
+    assert kg.search("居場所 子ども", top=20) == again.search("居場所 子ども", top=20)
+
+
+def test_same_organisation_and_region_reasons(tmp_path, document):
+    from pathlib import Path
+
+    small = Path(__file__).parent / "data" / "small.csv"
+    kg, _ = Tsunagari.build([document, small], tmp_path / "s", embed=True, model="hashing",
+                            fiscal_year=2025, programme="test-programme")
+    hit = next(r for r in kg.similar("test-programme-fy2025-004", top=80) if r["id"] == P(12))
+    assert hit["why"]["same_organization"] is True          # じゃんけんぽん in FY2024 and FY2025
+    assert hit["why"]["region"] == "same municipality"       # both in 高崎市
+
+
+def test_similar_links_in_rdf_and_network(kg):
+    links = list(kg.graph.subject_objects(TG.similarTo))
+    assert len(links) == 77 * 5
+    first = kg.similar(P(1), top=1)[0]["id"]
+    assert (URIRef(f"https://w3id.org/tsunagari/project/{P(1)}"),
+            URIRef(f"https://w3id.org/tsunagari/project/{first}")) in links
+    rows = kg.sparql("""SELECT ?b ?score WHERE { ?l a tg:SimilarityLink ; tg:linkFrom ?a ; tg:linkTo ?b ;
+                        tg:score ?score ; tg:rank 1 . FILTER(STRENDS(STR(?a), "-001")) }""").records()
+    assert rows[0]["b"].endswith(first)
+    assert any(k == "tg:similarTo" for _, _, k in kg.network.out_edges(
+        f"https://w3id.org/tsunagari/project/{P(1)}", keys=True))
+
+
+def test_families_cover_every_project_once(kg):
+    families = kg.families()
+    members = [m["id"] for f in families for m in f["members"]]
+    assert sorted(members) == sorted(p["id"] for p in kg.projects())
+    assert all(f["name_en"] and f["concepts"] for f in families if f["size"] > 2)
+    assert families == Tsunagari.open(kg.store.root).families()
+
+
+def test_unknown_id_suggests_and_empty_text_is_refused(kg):
+    with pytest.raises(NotFound, match="did you mean"):
+        kg.similar("cao-kodoku-npo-model-fy2024-35")
+    with pytest.raises(KgError, match="empty search text"):
+        kg.search("   ")
+
+
+def test_store_without_vectors_is_a_clear_cli_error(built_store):
+    result = CliRunner().invoke(cli, ["similar", P(1), "--store", str(built_store)])
+    assert result.exit_code == 1 and "no vectors" in result.output and "Traceback" not in result.output
+
+
+def test_broken_and_mismatched_index_are_clear_errors(tmp_path, store):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    kg = Tsunagari.open(copy)
+    vectors = kg.folder / "vectors"
+    manifest = json.loads((vectors / "manifest.json").read_text())
+    manifest["input_hash"] = "0" * 64
+    (vectors / "manifest.json").write_text(json.dumps(manifest))
+    result = CliRunner().invoke(cli, ["similar", P(1), "--store", str(copy)])
+    assert result.exit_code == 1 and "input_hash" in result.output and "Traceback" not in result.output
+    (vectors / "index.faiss").write_bytes(b"broken")
+    manifest["input_hash"] = kg.manifest["input_hash"]
+    (vectors / "manifest.json").write_text(json.dumps(manifest))
+    result = CliRunner().invoke(cli, ["similar", P(1), "--store", str(copy)])
+    assert result.exit_code == 1 and "index.faiss" in result.output and "Traceback" not in result.output
+
+
+def test_search_with_another_model_is_refused(store):
+    from embeddings import HashingEncoder
+
+    kg = Tsunagari.open(store, encoder=HashingEncoder(dim=128))
+    with pytest.raises(Exception, match="rebuild"):
+        kg.search("居場所")
+
+
+def test_similar_does_not_import_torch_or_the_model(store):
+    code = (f"import sys; from kg.cli import cli; sys.argv=['tsunagari','similar','{P(35)}','--store',"
+            f"r'{store}','--json']\ntry:\n    cli()\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules, 'model loaded'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["why"]
