@@ -241,3 +241,13 @@ def families(store, k, as_json) -> None:
         click.echo(f"{family['id']} ({family['size']}): {family['name_en']} — {family['name_ja']}")
         for member in family["members"]:
             click.echo(f"    {member['id']}  {member['title']}")
+
+
+def _register_plugins() -> None:
+    """Commands that live beside their modules (they load their heavy imports only when run)."""
+    from kg.server.cli import serve
+
+    cli.add_command(serve)
+
+
+_register_plugins()
