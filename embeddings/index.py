@@ -1,0 +1,408 @@
+"""A FAISS inner-product index over string ids, saved as a folder with a manifest.
+
+Vectors are L2-normalised on the way in, so scores are cosines. Rows are kept in id order and
+scores of hits are recomputed the same way for every row, so results are deterministic and equal
+scores are ordered by id; exact searches (flat, small filters) also pick tied ids at the cut by id.
+Loading needs numpy and faiss only: no torch, no model.
+
+>>> import numpy as np
+>>> index = VectorIndex.build(np.eye(3, dtype=np.float32), ["c", "a", "b"])
+>>> index.search(np.array([[0.0, 1.0, 1.0]]), k=2)
+[[('a', 0.7071067690849304), ('b', 0.7071067690849304)]]
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from embeddings.errors import EmbeddingsError, IndexCorrupt, IndexMismatch
+
+FORMAT = "tsunagari-vectors/1"
+AUTO_HNSW_THRESHOLD = 50_000   # "auto": exact below, HNSW from here on (see scripts/bench_embeddings.py)
+DEFAULT_HNSW_M = 32
+DEFAULT_EF_SEARCH = 256       # recall@10 0.986 at 1M e5-like vectors, p50 2.4 ms (bench)
+DEFAULT_EF_CONSTRUCTION = 40
+SMALL_SUBSET = 4096            # filtered search: up to this many allowed ids, exact numpy over them
+EXACT_SUBSET_LIMIT = AUTO_HNSW_THRESHOLD  # HNSW filtered: up to this many allowed, exact FAISS scan
+TIE_EPS = 1e-6                 # float32 scores closer than this may be misordered (measured error <2e-7): re-checked
+FILES = ("index.faiss", "vectors.npy", "ids.json", "manifest.json")
+REBUILD = "rebuild with `tsunagari build`"
+
+Kind = Literal["flat", "hnsw", "auto"]
+Hit = tuple[str, float]
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError as e:
+        raise EmbeddingsError("the vector index needs faiss: pip install faiss-cpu==1.15.1") from e
+    return faiss
+
+
+class VectorIndex:
+    """Nearest neighbours by cosine over vectors with string ids (FAISS flat or HNSW).
+
+    Make one with ``VectorIndex.build(vectors, ids)`` or ``VectorIndex.load(folder)``.
+    """
+
+    def __init__(self, index: Any, ids: tuple[str, ...], kind: str, *, hnsw_m: int, ef_search: int,
+                 manifest: dict[str, Any] | None = None) -> None:
+        self._index = index
+        self._ids = ids
+        self._rows = {pid: row for row, pid in enumerate(ids)}
+        self.kind = kind
+        self.dim = int(index.d)
+        self.hnsw_m = hnsw_m
+        self.ef_search = ef_search
+        self.manifest: dict[str, Any] = dict(manifest or {})
+        self._flat = _faiss().downcast_index(index.storage) if kind == "hnsw" else index
+        self._vectors = _view(self._flat)
+
+    # ---- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, ids: list[str], kind: Kind = "auto", hnsw_m: int = DEFAULT_HNSW_M,
+              ef_search: int = DEFAULT_EF_SEARCH,
+              ef_construction: int = DEFAULT_EF_CONSTRUCTION) -> "VectorIndex":
+        """Index ``vectors`` (n, dim) under ``ids``; rows are L2-normalised (cosine scores).
+
+        >>> VectorIndex.build(np.eye(2, dtype=np.float32), ["x", "y"]).kind
+        'flat'
+
+        Args:
+            vectors: float array, one row per id, no zero rows.
+            ids: unique strings, same length as ``vectors``.
+            kind: "flat" (exact), "hnsw" (approximate, fast on large sets) or "auto": flat below
+                ``AUTO_HNSW_THRESHOLD`` vectors, HNSW from there on.
+            hnsw_m: HNSW graph degree; ef_search / ef_construction: HNSW search / build breadth.
+        """
+        faiss = _faiss()
+        matrix = np.asarray(vectors)
+        if matrix.ndim != 2 or matrix.shape[1] < 1:
+            raise ValueError(f"vectors must be a 2-D array (n, dim), not shape {matrix.shape}")
+        ids = list(ids)
+        if len(ids) != matrix.shape[0]:
+            raise ValueError(f"{matrix.shape[0]} vectors but {len(ids)} ids")
+        bad = next((i for i, pid in enumerate(ids) if not isinstance(pid, str)), None)
+        if bad is not None:
+            raise TypeError(f"id {bad} is {type(ids[bad]).__name__}, not str")
+        if len(set(ids)) != len(ids):
+            seen: set[str] = set()
+            dup = sorted({pid for pid in ids if pid in seen or seen.add(pid)})
+            raise ValueError(f"duplicate ids: {', '.join(map(repr, dup[:5]))}")
+        if kind == "auto":
+            kind = "hnsw" if len(ids) >= AUTO_HNSW_THRESHOLD else "flat"
+        if kind not in ("flat", "hnsw"):
+            raise ValueError(f"kind must be 'flat', 'hnsw' or 'auto', not {kind!r}")
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        rows = _normalised(matrix[np.asarray(order, dtype=np.int64)], "vector", copy=False)  # indexing copied
+        dim = rows.shape[1]
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = ef_construction
+            index.hnsw.efSearch = ef_search
+        else:
+            index = faiss.IndexFlatIP(dim)
+        if len(rows):
+            index.add(rows)
+        del rows
+        return cls(index, tuple(ids[i] for i in order), kind, hnsw_m=hnsw_m, ef_search=ef_search)
+
+    # ---- queries --------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, pid: object) -> bool:
+        return pid in self._rows
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """All ids, sorted."""
+        return self._ids
+
+    def vector(self, pid: str) -> np.ndarray:
+        """The stored (normalised) vector of ``pid``; KeyError if absent."""
+        row = self._rows.get(pid)
+        if row is None:
+            raise KeyError(f"no vector for id {pid!r}")
+        return np.array(self._vectors[row], dtype=np.float32)
+
+    def search(self, queries: np.ndarray, k: int, allowed: set[str] | None = None) -> list[list[Hit]]:
+        """The ``k`` nearest ids of each query, best first: ``[[(id, cosine), ...], ...]``.
+
+        One code path for one and many: a single query is a batch of one (a 1-D array is
+        accepted as one query). Ties are broken by id.
+
+        >>> index = VectorIndex.build(np.eye(3, dtype=np.float32), ["a", "b", "c"])
+        >>> index.search(np.eye(3)[:1], k=2, allowed={"b", "c"})
+        [[('b', 0.0), ('c', 0.0)]]
+
+        Args:
+            queries: (n, dim) or (dim,) floats; normalised here.
+            k: results per query (fewer only if fewer ids are allowed; 0 gives empty lists).
+            allowed: if given, only these ids are returned (ids not in the index are ignored);
+                exactly the top-k among them for a flat index, and for HNSW whenever the allowed
+                set has up to ``EXACT_SUBSET_LIMIT`` ids.
+        """
+        q = _normalised(_as_queries(queries, self.dim), "query")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"k must be a non-negative integer, not {k!r}")
+        rows = None if allowed is None else self._rows_of(allowed)
+        n_cand = len(self) if rows is None else len(rows)
+        if n_cand == 0 or len(q) == 0 or k == 0:
+            return [[] for _ in range(len(q))]
+        kk = min(int(k), n_cand)
+        if rows is not None and len(rows) <= SMALL_SUBSET:
+            return self._exact(q, rows, kk)
+        exact = self.kind == "flat" or (rows is not None and len(rows) <= EXACT_SUBSET_LIMIT)
+        fetch = min(n_cand, kk + 1) if exact else kk   # one extra reveals a tie at the cut
+        _, found = self._faiss_search(q, fetch, rows)
+        out = []
+        for j in range(len(q)):
+            hit_rows, scores = self._rescore(q[j], found[j][found[j] >= 0])
+            tie_at_cut = exact and len(hit_rows) == fetch > kk and scores[fetch - 1] >= scores[kk - 1] - TIE_EPS
+            if len(hit_rows) < kk or tie_at_cut:
+                out += self._exact(q[j:j + 1], rows, kk)
+            else:
+                out.append(self._hits(hit_rows[:kk], scores[:kk]))
+        return out
+
+    def _rows_of(self, allowed: set[str]) -> np.ndarray:
+        if isinstance(allowed, str):
+            raise TypeError("allowed must be a set of ids, not a string")
+        rows = [self._rows[pid] for pid in allowed if pid in self._rows]
+        return np.unique(np.asarray(rows, dtype=np.int64))
+
+    def _faiss_search(self, q: np.ndarray, fetch: int, rows: np.ndarray | None):
+        faiss = _faiss()
+        if rows is None:
+            if self.kind == "hnsw":
+                params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, fetch))
+                return self._index.search(q, fetch, params=params)
+            return self._index.search(q, fetch)
+        bits = np.zeros(len(self), dtype=bool)
+        bits[rows] = True
+        bitmap = np.packbits(bits, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bitmap))
+        if self.kind == "flat" or len(rows) <= EXACT_SUBSET_LIMIT:
+            return self._flat.search(q, fetch, params=faiss.SearchParameters(sel=selector))
+        widen = min(int(np.ceil(len(self) / len(rows))), 8)
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.ef_search, fetch) * widen)
+        return self._index.search(q, fetch, params=params)  # bitmap stays alive until here
+
+    def _rescore(self, q: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores of ``rows`` recomputed the same way for every row (float64 sum, then float32),
+        so equal vectors score exactly equal; sorted by (-score, row), i.e. ties by id."""
+        products = self._vectors[rows].astype(np.float64) * q.astype(np.float64)
+        scores = products.sum(axis=1).astype(np.float32)
+        order = np.lexsort((rows, -scores))
+        return rows[order], scores[order]
+
+    def _exact(self, q: np.ndarray, rows: np.ndarray | None, kk: int) -> list[list[Hit]]:
+        """Exact top-kk of each query over all rows or a subset, ties by id."""
+        small = rows is not None and len(rows) <= SMALL_SUBSET
+        scores = (self._vectors[rows] if small else self._vectors) @ q.T
+        if rows is not None and not small:
+            scores = scores[rows]
+        out = []
+        for j in range(len(q)):
+            s = scores[:, j]
+            if kk < len(s):  # candidates: everything that float32 rounding could place in the top kk
+                cut = np.partition(s, len(s) - kk)[len(s) - kk]
+                pick = np.flatnonzero(s >= cut - TIE_EPS)
+            else:
+                pick = np.arange(len(s))
+            hit_rows, hit_scores = self._rescore(q[j], pick if rows is None else rows[pick])
+            out.append(self._hits(hit_rows[:kk], hit_scores[:kk]))
+        return out
+
+    def _hits(self, rows: np.ndarray, scores: np.ndarray) -> list[Hit]:
+        return [(self._ids[r], float(s)) for r, s in zip(rows.tolist(), scores.tolist())]
+
+    # ---- persistence ----------------------------------------------------------------------------
+
+    def save(self, folder: Path, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write index.faiss, vectors.npy, ids.json and manifest.json (last) into ``folder``.
+
+        ``manifest`` adds the caller's facts (model, input_hash, ...); ours (format, dim, count,
+        kind, ...) win and must agree with any the caller also gives. Each file is written to a
+        temp name and renamed. Returns the manifest written.
+        """
+        faiss = _faiss()
+        folder = Path(folder)
+        ours = {"format": FORMAT, "dim": self.dim, "count": len(self), "kind": self.kind,
+                "metric": "cosine", "hnsw_m": self.hnsw_m, "ef_search": self.ef_search}
+        extra = dict(manifest or {})
+        clash = sorted(k for k in ours if k in extra and _canon(extra[k]) != _canon(ours[k]))
+        if clash:
+            raise ValueError("manifest disagrees with the index on " +
+                             ", ".join(f"{k} ({extra[k]!r} vs {ours[k]!r})" for k in clash))
+        full = {**ours, **{k: v for k, v in extra.items() if k not in ours}}
+        try:
+            manifest_text = json.dumps(full, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"manifest must be JSON-serialisable: {e}") from e
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic(folder / "index.faiss", lambda tmp: faiss.write_index(self._index, str(tmp)))
+        _atomic(folder / "vectors.npy", lambda tmp: _save_npy(tmp, self._vectors))
+        _atomic(folder / "ids.json", lambda tmp: tmp.write_text(json.dumps(list(self._ids), ensure_ascii=False),
+                                                                encoding="utf-8"))
+        _atomic(folder / "manifest.json", lambda tmp: tmp.write_text(manifest_text, encoding="utf-8"))
+        self.manifest = full
+        return full
+
+    @classmethod
+    def load(cls, folder: Path, expect: dict[str, Any] | None = None) -> "VectorIndex":
+        """Open a saved index; no model and no torch needed.
+
+        >>> VectorIndex.load(store / "vectors", expect={"input_hash": digest})   # doctest: +SKIP
+
+        Raises:
+            IndexMismatch: a key of ``expect`` differs from the manifest (other input or model).
+            IndexCorrupt: a file is missing, unreadable or inconsistent with the others.
+        """
+        folder = Path(folder)
+        manifest = _read_json(folder / "manifest.json")
+        if not isinstance(manifest, dict):
+            raise IndexCorrupt(f"{folder / 'manifest.json'}: not a JSON object — {REBUILD}")
+        if manifest.get("format") != FORMAT:
+            raise IndexMismatch(f"{folder}: index format {manifest.get('format')!r}, this version reads "
+                                f"{FORMAT!r} — {REBUILD}")
+        _check_expect(folder, manifest, expect or {})
+        try:
+            count, dim, kind = int(manifest["count"]), int(manifest["dim"]), manifest["kind"]
+            hnsw_m, ef_search = int(manifest["hnsw_m"]), int(manifest["ef_search"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise IndexCorrupt(f"{folder / 'manifest.json'}: missing or bad field {e} — {REBUILD}") from e
+        ids = _read_json(folder / "ids.json")
+        if (not isinstance(ids, list) or len(ids) != count or not all(isinstance(i, str) for i in ids)
+                or any(a >= b for a, b in zip(ids, ids[1:]))):
+            raise IndexCorrupt(f"{folder / 'ids.json'}: expected {count} sorted unique string ids — {REBUILD}")
+        index = _read_index(folder / "index.faiss", kind)
+        if index.ntotal != count or index.d != dim:
+            raise IndexCorrupt(f"{folder / 'index.faiss'}: holds {index.ntotal} vectors of dim {index.d}, "
+                               f"manifest says {count} of dim {dim} — {REBUILD}")
+        _check_npy(folder / "vectors.npy", count, dim)
+        if kind == "hnsw":
+            index.hnsw.efSearch = ef_search
+        return cls(index, tuple(ids), kind, hnsw_m=hnsw_m, ef_search=ef_search, manifest=manifest)
+
+    def __repr__(self) -> str:
+        return f"VectorIndex(kind={self.kind!r}, count={len(self)}, dim={self.dim})"
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _view(flat: Any) -> np.ndarray:
+    """The vectors inside a FAISS flat storage, without a copy (valid while the index lives)."""
+    n, d = flat.ntotal, flat.d
+    if n == 0:
+        return np.zeros((0, d), dtype=np.float32)
+    return _faiss().rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
+
+
+def _as_queries(queries: np.ndarray, dim: int) -> np.ndarray:
+    q = np.asarray(queries, dtype=np.float32)
+    if q.ndim == 1:
+        q = q[None, :]
+    if q.ndim != 2 or q.shape[1] != dim:
+        raise ValueError(f"queries must have shape (n, {dim}) or ({dim},), not {np.shape(queries)}")
+    return q
+
+
+def _normalised(matrix: np.ndarray, what: str, copy: bool = True) -> np.ndarray:
+    """Float32, C-contiguous, unit rows; ValueError on zero or non-finite rows.
+
+    ``copy=False``: the caller owns ``matrix`` and it may be normalised in place."""
+    if copy:
+        out = np.array(matrix, dtype=np.float32, order="C", copy=True)
+    else:
+        out = np.ascontiguousarray(matrix, dtype=np.float32)
+    if not np.isfinite(out).all():
+        raise ValueError(f"a {what} contains NaN or infinity")
+    norms = np.linalg.norm(out, axis=1)
+    zero = np.flatnonzero(norms == 0)
+    if len(zero):
+        raise ValueError(f"{what} row {int(zero[0])} is all zeros: it has no direction")
+    out /= norms[:, None]
+    return out
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _check_expect(folder: Path, manifest: dict[str, Any], expect: dict[str, Any]) -> None:
+    diffs = []
+    for key, want in expect.items():
+        if key not in manifest:
+            diffs.append(f"{key} is missing (expected {_short(want)})")
+        elif _canon(manifest[key]) != _canon(want):
+            diffs.append(f"{key} is {_short(manifest[key])}, expected {_short(want)}")
+    if diffs:
+        raise IndexMismatch(f"the vector index at {folder} was built from other input or with another "
+                            f"model: {'; '.join(diffs)} — it is stale: {REBUILD}")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = _canon(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise IndexCorrupt(f"{path}: missing — {REBUILD}") from e
+    except (OSError, ValueError) as e:
+        raise IndexCorrupt(f"{path}: unreadable ({e}) — {REBUILD}") from e
+
+
+def _read_index(path: Path, kind: str) -> Any:
+    faiss = _faiss()
+    if not path.is_file():
+        raise IndexCorrupt(f"{path}: missing — {REBUILD}")
+    try:
+        index = faiss.read_index(str(path))
+    except (RuntimeError, MemoryError) as e:
+        raise IndexCorrupt(f"{path}: unreadable FAISS index ({str(e).splitlines()[0] if str(e) else e}) "
+                           f"— {REBUILD}") from e
+    expected = faiss.IndexHNSWFlat if kind == "hnsw" else faiss.IndexFlat  # read_index downcasts
+    if not isinstance(index, expected) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise IndexCorrupt(f"{path}: a {type(index).__name__}, not the {kind} inner-product index "
+                           f"the manifest names — {REBUILD}")
+    return index
+
+
+def _check_npy(path: Path, count: int, dim: int) -> None:
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError as e:
+        raise IndexCorrupt(f"{path}: missing — {REBUILD}") from e
+    except (OSError, ValueError) as e:
+        raise IndexCorrupt(f"{path}: unreadable ({e}) — {REBUILD}") from e
+    if array.shape != (count, dim) or array.dtype != np.float32:
+        raise IndexCorrupt(f"{path}: {array.dtype} {array.shape}, manifest says float32 ({count}, {dim}) "
+                           f"— {REBUILD}")
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
