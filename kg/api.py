@@ -169,6 +169,37 @@ class Tsunagari:
 
         return families(self.similarity, k=k)
 
+    # -- notebooks -------------------------------------------------------------------------------
+    def projects_frame(self, **filters: Any):
+        """Projects as a pandas DataFrame (see kg.frames.projects_frame for the columns and options)."""
+        from kg.frames import projects_frame
+
+        return projects_frame(self, **filters)
+
+    def similar_frame(self, project_id: str, *, top: int = 10, **filters: Any):
+        """``similar`` as a DataFrame, ``why`` flattened into columns."""
+        from kg.frames import results_frame
+
+        return results_frame(self.similar(project_id, top=top, **filters))
+
+    def search_frame(self, text: str, *, top: int = 10, **filters: Any):
+        """``search`` as a DataFrame, ``why`` flattened into columns."""
+        from kg.frames import results_frame
+
+        return results_frame(self.search(text, top=top, **filters))
+
+    def counts_by_prefecture(self, **filters: Any):
+        """All 47 prefectures with their number of projects (a DataFrame)."""
+        from kg.frames import counts_by_prefecture
+
+        return counts_by_prefecture(self, **filters)
+
+    def map(self, *, title: str | None = None, **filters: Any):
+        """A matplotlib Figure: projects per prefecture on a map of Japan."""
+        from kg.pictures import map_figure
+
+        return map_figure(self, title=title, **filters)
+
     def export(self, fmt: str) -> bytes:
         """Serialise the store as turtle, jsonld, nt, graphml, gexf or csv (projects table)."""
         from kg.export import export

@@ -251,3 +251,7 @@ def _register_plugins() -> None:
 
 
 _register_plugins()
+
+# Commands defined in their own modules attach themselves to `cli` (they import the helpers above).
+import kg.pictures_cli  # noqa: E402,F401  -- tsunagari map, tsunagari graph-picture
+import kg.push_cli  # noqa: E402,F401  -- tsunagari push

@@ -182,10 +182,9 @@ def network_figure(kg: "Tsunagari", *, title: str | None = None, list_projects: 
                    **filters: Any) -> "Figure":
     """The bipartite network of projects and their target groups (``schema:audience`` edges of ``kg.network``).
 
-    Target groups are named in Japanese and sized by their number of projects; projects are dots coloured by
-    regional block, labelled with their number, and listed with their titles beside the network when there are
-    few. Projects without a
-    target group are left out and counted in the caption. The layout is a spring layout with a fixed seed.
+    Target groups are named in Japanese with their number of projects; projects are dots coloured by regional
+    block and labelled with their number (their titles are listed beside the network when there are few).
+    Projects without a target group are left out and counted in the caption. See ``network_layout``.
 
     >>> network_figure(kg, target_group="children")               # doctest: +SKIP
 
@@ -236,7 +235,9 @@ def project_target_group_graph(kg: "Tsunagari", **filters: Any):
     return graph, untagged
 
 
-BLOCK_COLOURS = {   # one colour per regional block, north to south (Okabe–Ito, Shikoku in olive: yellow text is unreadable)
+# One colour per regional block, north to south: Okabe–Ito (colour-blind safe), with olive for Shikoku
+# instead of yellow, which is unreadable as text on white.
+BLOCK_COLOURS = {
     "hokkaido": "#56B4E9", "tohoku": "#0072B2", "kanto": "#D55E00", "chubu": "#E69F00", "kinki": "#CC79A7",
     "chugoku": "#009E73", "shikoku": "#999933", "kyushu": "#8C564B", "several": "#9E9E9E",
 }

@@ -37,6 +37,7 @@ types, and the package gains no dependency for them.
 """
 from __future__ import annotations
 
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -48,7 +49,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, VOID
+from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, VOID
 
 from kg.errors import KgError
 from kg.vocab import BASE, SCHEMA, TG
@@ -61,6 +62,9 @@ NTRIPLES = "application/n-triples"
 # Where the SPARQL Update service lives, from the Graph Store endpoint of common servers.
 UPDATE_ENDPOINTS = {"store": "update", "data": "update", "rdf-graphs/service": "statements"}
 SCHEMA_PREFIXES = (BASE + "concept/", str(TG), BASE + "ontology")
+ROLES = {"source": "projects of one source file, and what only they reach",
+         "shared": "organisations, places and programmes of several sources or of none",
+         "schema": "the ontology and the concept schemes", "catalog": "the graphs of the last push"}
 
 
 class PushError(KgError):
@@ -101,7 +105,7 @@ def partition(kg: "Tsunagari", graph_base: str = DEFAULT_GRAPH_BASE) -> list[Nam
     """Split the store's graph into the named graphs of a push (see the module docstring), catalog last.
 
     >>> [(g.role, g.triples) for g in partition(kg)]          # doctest: +SKIP
-    [('schema', 1405), ('shared', 611), ('source', 6402), ('catalog', 13)]
+    [('schema', 1420), ('shared', 117), ('source', 6240), ('catalog', 16)]
     """
     base = graph_base.rstrip("/")
     graph = kg.graph
@@ -176,7 +180,7 @@ def _catalog(base: str, named: list[NamedGraph], sources: dict[URIRef, str], gra
         catalog.add((node, DCTERMS.hasPart, iri))
         catalog.add((iri, RDF.type, VOID.Dataset))
         catalog.add((iri, VOID.triples, Literal(part.triples)))
-        catalog.add((iri, SKOS.notation, Literal(part.role)))
+        catalog.add((iri, DCTERMS.description, Literal(ROLES[part.role], lang="en")))
         if part.role == "source":
             source = by_sha[part.iri.rsplit("/", 1)[1]]
             catalog.add((iri, DCTERMS.source, source))
@@ -203,6 +207,8 @@ def push(kg: "Tsunagari", endpoint: str, *, graph_base: str = DEFAULT_GRAPH_BASE
         A PushReport. Raises PushError (nothing changed in the triple store) when a request fails.
     """
     start = time.perf_counter()
+    if not re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+", graph_base):
+        raise PushError(f"graph base {graph_base!r} is not an absolute http(s) IRI without spaces or <>\"{{}}|\\^`")
     store = GraphStore(endpoint, update_endpoint or guess_update_endpoint(endpoint), timeout)
     graphs = [g for g in partition(kg, graph_base) if g.triples]
     token = uuid.uuid4().hex[:12]
@@ -236,7 +242,8 @@ def guess_update_endpoint(endpoint: str) -> str:
         if path.endswith("/" + store_path):
             new = path[: -len(store_path)] + update_path
             return urllib.parse.urlunsplit((parts.scheme, parts.netloc, new, "", ""))
-    raise PushError(f"cannot tell the SPARQL Update endpoint of {endpoint} — give it with --update-endpoint")
+    raise PushError(f"cannot tell the SPARQL Update endpoint of {endpoint} — give it "
+                    "(--update-endpoint, or update_endpoint= in Python)")
 
 
 class GraphStore:
@@ -259,7 +266,10 @@ class GraphStore:
                                allow=(404,))
         if status == 404:
             return []
-        graph = Graph().parse(data=body.decode("utf-8"), format="nt")
+        try:
+            graph = Graph().parse(data=body.decode("utf-8"), format="nt")
+        except Exception as error:       # rdflib's parsers raise assorted types
+            raise PushError(f"the catalog graph <{iri}> is not N-Triples as asked ({error})") from None
         return sorted(str(o) for o in graph.objects(URIRef(iri), DCTERMS.hasPart))
 
     def put(self, graph: str, data: bytes, *, name: str) -> None:
@@ -302,7 +312,8 @@ def request(method: str, url: str, *, data: bytes | None = None, headers: dict[s
             failure = PushError(f"{doing}{method} {url}: no answer within {timeout:g} s")
             failure.unanswered = True
             raise failure from None
-        raise PushError(f"{doing}cannot reach {url}: {reason} — is the triple store running at this address?") from None
+        raise PushError(f"{doing}cannot reach {url}: {reason} — is the triple store running at this address?"
+                        ) from None
 
 
 __all__ = ["push", "partition", "PushReport", "NamedGraph", "PushError", "DEFAULT_GRAPH_BASE"]
