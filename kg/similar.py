@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 # What text of a project is embedded. scripts/evaluate.py compares them; see README.
 TEXT_RECIPES = ("title", "title+description", "title+alt")
-DEFAULT_RECIPE = "title+alt"
+DEFAULT_RECIPE = "title+description"
 MIN_CANDIDATES = 200
 
 

@@ -213,7 +213,7 @@ def evaluate(model: str, tune: bool) -> str:
 def tune_weights(similarity: Similarity, tasks: list[Task]) -> list[str]:
     """Grid over the weights; 2-fold cross-validation so the reported score is not fitted to itself."""
     grid = [Weights(1.0, c, r, o) for c, r, o in itertools.product(
-        (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5), (0.0, 0.05, 0.1, 0.2), (0.0, 0.1, 0.3))]
+        (0.0, 0.3, 0.6, 1.0, 1.5, 2.0, 3.0, 5.0), (0.0, 0.05, 0.1, 0.2), (0.0, 0.1, 0.3))]
     folds = [tasks[0::2], tasks[1::2]]
     table: dict[Weights, list[float]] = {}
     for weights in grid:
