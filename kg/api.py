@@ -71,6 +71,8 @@ class Tsunagari:
               encoder=None) -> tuple["Tsunagari", BuildReport]:
         """Read sources (default: the bundled list), build and validate the graph, write the store atomically.
 
+        A source named "bundled" is the FY2024 list shipped with the package, so it can be merged with others.
+
         With ``embed``, project texts are embedded with ``model`` (or a ready ``encoder``) and the
         ``similar_links`` most similar projects of each are linked in the graph (0: none).
 
@@ -79,7 +81,8 @@ class Tsunagari:
         """
         from kg.build import build_store
 
-        report = build_store([Path(s) for s in (sources or [bundled_source()])], Store(Path(store)),
+        paths = [bundled_source() if str(s) == "bundled" else Path(s) for s in (sources or ["bundled"])]
+        report = build_store(paths, Store(Path(store)),
                              fiscal_year=fiscal_year, programme=programme, embed=embed, model=model,
                              similar_links=similar_links, encoder=encoder)
         return cls(store, encoder=encoder), report

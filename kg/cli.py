@@ -65,7 +65,7 @@ def cli() -> None:
               help="With --embed, link each project to its K most similar in the graph (0: none).")
 @translate_errors
 def build(sources, store, fiscal_year, programme, embed, model, similar_links) -> None:
-    """Build the store from SOURCES (default: the bundled FY2024 list)."""
+    """Build the store from SOURCES (default: the bundled FY2024 list; the word `bundled` names it among others)."""
     _, report = Tsunagari.build(sources or None, store, fiscal_year=fiscal_year, programme=programme,
                                 embed=embed, model=model, similar_links=similar_links)
     for problem in report.problems:

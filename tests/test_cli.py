@@ -89,3 +89,14 @@ def test_export_csv(run):
 def test_validate_and_problems(run):
     assert "conforms" in run("validate").output
     assert "(0 problems)" in run("problems").output or "problems)" in run("problems").output
+
+
+def test_build_merges_the_bundled_list_with_another(tmp_path):
+    from pathlib import Path
+
+    small = Path(__file__).parent / "data" / "small.csv"
+    store = tmp_path / "merged"
+    result = CliRunner().invoke(cli, ["build", "bundled", str(small), "--store", str(store), "--no-embed",
+                                      "--fiscal-year", "2025", "--programme", "test-programme"])
+    assert result.exit_code == 0, result.output
+    assert "built 81 projects" in result.output and "skipped rows: 0" in result.output
