@@ -25,6 +25,9 @@ import numpy as np
 from embeddings.errors import INSTALL_HINT, ModelUnavailable
 
 
+SMALL_CALL = 8   # encode() calls with up to this many texts run on one torch thread by default
+
+
 @runtime_checkable
 class Encoder(Protocol):
     """What the rest of tsunagari needs from an embedding model."""
@@ -63,8 +66,11 @@ class SentenceTransformerEncoder:
             both sides ranked short titles better in our trial.
         batch_size: texts per forward pass.
         device: torch device, "cpu" here.
-        threads: torch intra-op threads (a process-wide torch setting); None = all available
-            cores, 0 = leave torch's setting alone.
+        threads: torch intra-op threads while encoding (a process-wide torch setting, restored
+            after each call). None: one thread for calls of up to ``SMALL_CALL`` texts (a query
+            gains little from a second thread and collapses when the machine is busy: 1 s vs 32 ms
+            measured here under load) and all available cores for larger batches. 0: leave
+            torch's setting alone.
         cache_dir: cache root for the "default" model (see ``ensure_model``).
 
     Raises:
@@ -85,7 +91,8 @@ class SentenceTransformerEncoder:
             path = _local_path(model)
         self.path = path
         self.name = path.name if path is not None else self.source
-        self._model = _load(path if path is not None else self.source, device, threads)
+        self.threads = threads
+        self._model = _load(path if path is not None else self.source, device)
         dimension = getattr(self._model, "get_embedding_dimension",
                             self._model.get_sentence_embedding_dimension)
         self.dim = int(dimension())
@@ -96,10 +103,28 @@ class SentenceTransformerEncoder:
         texts = _check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode([self.prefix + t for t in texts], batch_size=self.batch_size,
-                                     convert_to_numpy=True, normalize_embeddings=True,
-                                     show_progress_bar=False)
+        with self._torch_threads(len(texts)):
+            vectors = self._model.encode([self.prefix + t for t in texts], batch_size=self.batch_size,
+                                         convert_to_numpy=True, normalize_embeddings=True,
+                                         show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    @contextlib.contextmanager
+    def _torch_threads(self, n_texts: int) -> Iterator[None]:
+        if self.threads == 0 or self.device != "cpu":
+            yield
+            return
+        import torch
+
+        wanted = self.threads or (1 if n_texts <= SMALL_CALL else available_cores())
+        before = torch.get_num_threads()
+        if wanted != before:
+            torch.set_num_threads(wanted)
+        try:
+            yield
+        finally:
+            if wanted != before:
+                torch.set_num_threads(before)
 
     def token_counts(self, texts: list[str]) -> list[int]:
         """Tokens each (prefixed) text becomes, specials included; above 512 the rest is cut off."""
@@ -211,7 +236,7 @@ def _offline() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _load(model: str | Path, device: str, threads: int | None):
+def _load(model: str | Path, device: str):
     with _offline():
         try:
             import torch
@@ -219,10 +244,6 @@ def _load(model: str | Path, device: str, threads: int | None):
         except ImportError as e:
             raise ModelUnavailable(f"the embedding model needs torch and sentence-transformers "
                                    f"({INSTALL_HINT})") from e
-        if threads is None:
-            threads = available_cores()
-        if threads and torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
         kwargs = {"model_kwargs": {"dtype": torch.float32}} if device == "cpu" else {}
         try:
             return SentenceTransformer(str(model), device=device, local_files_only=True, **kwargs)

@@ -244,7 +244,7 @@ def verify_model(path: Path, *, min_cosine: float = MIN_COSINE) -> float:
     sentences = list(VERIFY_SENTENCES)
     engine = E5()
     reference = np.asarray(engine.query(sentences), dtype=np.float32)
-    encoder = SentenceTransformerEncoder(path, prefix="query: ", threads=None)
+    encoder = SentenceTransformerEncoder(path, prefix="query: ")
     ours = encoder.token_counts(sentences)
     theirs = [engine.token_count(s, True) for s in sentences]
     for sentence, a, b in zip(sentences, ours, theirs):

