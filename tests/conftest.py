@@ -10,6 +10,11 @@ from kg.api import bundled_source
 HEADER_JA = ["団体名", "取組名", "活動地域", "R5採択"]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--model-cache", default=None, metavar="DIR",
+                     help="cache root for the rebuilt embedding model (default: the user cache)")
+
+
 @pytest.fixture(scope="session")
 def document() -> Path:
     return bundled_source()
