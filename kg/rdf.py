@@ -1,7 +1,7 @@
 """Records -> rdflib Graph, a pure function. The graph is the source of truth for queries and exports."""
 from __future__ import annotations
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import Graph, Literal
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
 
 from kg.assemble import Dataset

@@ -6,7 +6,7 @@ import hashlib
 import io
 from pathlib import Path
 
-from kg.errors import RowError, SourceError
+from kg.errors import SourceError
 from kg.sources.programmes import programme_by_id
 from kg.sources.fields import HEADERS, REQUIRED, is_header, map_header
 from kg.sources.read import SourceRead
