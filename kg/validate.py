@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import NamedTuple
@@ -42,6 +42,7 @@ class ValidationResult:
     conforms: bool
     violations: list[Violation]
     text: str
+    warnings: list[Violation] = field(default_factory=list)   # sh:Warning results: reported, not fatal
 
 
 @lru_cache(maxsize=1)
@@ -83,9 +84,10 @@ def validate_graph(graph: Graph) -> ValidationResult:
 
     conforms, report, text = validate(
         _QueryCachingGraph.over(graph), shacl_graph=shapes_graph(), inference="none", advanced=True,
-        abort_on_first=False, allow_warnings=False, meta_shacl=False, inplace=True,
+        abort_on_first=False, allow_warnings=True, meta_shacl=False, inplace=True,
     )
-    return ValidationResult(bool(conforms), _violations(report), str(text))
+    return ValidationResult(bool(conforms), _violations(report, SH.Violation), str(text),
+                            _violations(report, SH.Warning))
 
 
 class _QueryCachingGraph(Graph):
@@ -136,11 +138,12 @@ def raise_for(result: ValidationResult) -> None:
         + "\nfix the records, or kg/rdf.py that wrote these triples (ValidationResult.text has pyshacl's report)")
 
 
-def _violations(report: Graph) -> list[Violation]:
+def _violations(report: Graph, severity) -> list[Violation]:
     found = set()
     # Only the report's own results: nested ones (sh:detail, from sh:node / sh:or) are typed alike.
     results = [r for report_node in report.subjects(RDF.type, SH.ValidationReport)
-               for r in report.objects(report_node, SH.result)]
+               for r in report.objects(report_node, SH.result)
+               if report.value(r, SH.resultSeverity) == severity]
     for result in results:
         focus = report.value(result, SH.focusNode)
         path = report.value(result, SH.resultPath)

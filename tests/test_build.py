@@ -149,3 +149,15 @@ def test_manifest_records_inputs(kg):
     assert manifest["fiscal_years"] == [2024] and manifest["programmes"] == ["cao-kodoku-npo-model"]
     assert len(manifest["input_hash"]) == 64
     assert json.loads(json.dumps(manifest)) == manifest
+
+
+def test_a_row_with_an_unresolvable_region_loads_with_a_warning(tmp_path):
+    from conftest import HEADER_JA, write_csv
+
+    rows = [HEADER_JA, ["団体A", "全国の居場所づくり", "全国", ""], ["団体B", "居場所", "東京都豊島区", ""]]
+    kg, report = Tsunagari.build([write_csv(tmp_path / "l.csv", rows)], tmp_path / "s", embed=False,
+                                 fiscal_year=2025, programme="p")
+    assert len(kg.projects()) == 2 and report.skipped == []
+    (warning,) = [w for w in report.warnings if "全国" in w.message]
+    assert (warning.row, warning.column) == (2, "活動地域/region")
+    assert kg.project("p-fy2025-001")["regions"] == []
