@@ -53,6 +53,7 @@ class Tsunagari:
     def __init__(self, store: Path | str = DEFAULT_STORE, *, encoder=None) -> None:
         self.store = Store(Path(store))
         self._encoder = encoder          # a ready embeddings encoder for search (tests, servers)
+        self._engines: dict[str, Any] = {}
         self.folder = self.store.generation()
         self.manifest: dict[str, Any] = json.loads((self.folder / "manifest.json").read_text(encoding="utf-8"))
 
@@ -90,6 +91,9 @@ class Tsunagari:
     # -- records ---------------------------------------------------------------------------------
     @cached_property
     def _projects(self) -> list[dict[str, Any]]:
+        if (self.folder / "projects.jsonl").is_file():          # kg.bulk writes JSON lines, in input order
+            with open(self.folder / "projects.jsonl", encoding="utf-8") as lines:
+                return sorted((json.loads(line) for line in lines), key=lambda p: p["id"])
         return json.loads(self.store.path("projects.json").read_text(encoding="utf-8"))
 
     def projects(self, *, prefecture: str | None = None, municipality: str | None = None,
@@ -135,11 +139,17 @@ class Tsunagari:
 
         return to_networkx(self.graph)
 
-    def sparql(self, query: str, bindings: dict[str, Any] | None = None):
-        """Run a SPARQL 1.1 query on the graph; returns a kg.sparql.SparqlResult."""
-        from kg.sparql import run_query
+    def sparql(self, query: str, bindings: dict[str, Any] | None = None, *, engine: str = "auto"):
+        """Run a SPARQL 1.1 query; returns a kg.sparql.SparqlResult.
 
-        return run_query(self.graph, query, bindings)
+        ``engine``: "rdflib" (in memory), "oxigraph" (embedded; the store's folder when it has one) or
+        "auto" (Oxigraph above 5,000 projects). The same queries give the same rows on both.
+        """
+        from kg.engines import open_engine
+
+        if engine not in self._engines:
+            self._engines[engine] = open_engine(self.folder, engine, graph=self.__dict__.get("graph"))
+        return self._engines[engine].query(query, bindings)
 
     def validate(self):
         """SHACL validation of the stored graph; returns a kg.validate.ValidationResult."""

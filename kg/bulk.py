@@ -143,8 +143,7 @@ def bulk_build(paths: Iterable[Path | str], store: Store | Path | str, *, fiscal
             from kg.engines import OXIGRAPH_FOLDER, load_oxigraph
 
             t = time.perf_counter()
-            loaded = load_oxigraph(folder / "graph.nt", folder / OXIGRAPH_FOLDER)
-            del loaded                      # closes RocksDB before the folder is renamed
+            load_oxigraph(folder / "graph.nt", folder / OXIGRAPH_FOLDER)   # store dropped: RocksDB closed
             steps["oxigraph load"] = time.perf_counter() - t
         data = writer.data
         sources = [asdict(s) for s in data.sources]
@@ -441,10 +440,12 @@ class _Writer:
 
     def validate(self) -> int:
         """SHACL on the sampled projects, their organisations and every non-project node."""
+        from rdflib import Graph
+
         from kg.rdf import _add_organization, _add_project
         from kg.validate import raise_for, validate_graph
 
-        graph = _graph()
+        graph = Graph()
         graph += self.static
         for project, sha in self.sample:
             _add_project(graph, project, sha)
@@ -452,12 +453,6 @@ class _Writer:
             _add_organization(graph, self.data.organizations[key], self.data.org_labels.get(key, set()))
         raise_for(validate_graph(graph))
         return len(self.sample)
-
-
-def _graph():
-    from rdflib import Graph
-
-    return Graph()
 
 
 class _Triples(set):

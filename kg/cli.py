@@ -63,9 +63,24 @@ def cli() -> None:
                    "'hashing' = character n-gram hashing (no torch, lexical only: for tests and quick looks).")
 @click.option("--similar-links", type=click.IntRange(0, 100), default=5, show_default=True,
               help="With --embed, link each project to its K most similar in the graph (0: none).")
+@click.option("--bulk", is_flag=True, help="Streaming build for 10^5+ rows: SHACL on a sample, Oxigraph, "
+              "projects.jsonl, no similarity links; progress bars on stderr.")
 @translate_errors
-def build(sources, store, fiscal_year, programme, embed, model, similar_links) -> None:
+def build(sources, store, fiscal_year, programme, embed, model, similar_links, bulk) -> None:
     """Build the store from SOURCES (default: the bundled FY2024 list; the word `bundled` names it among others)."""
+    if bulk:
+        from kg.api import bundled_source
+        from kg.bulk import bulk_build
+
+        paths = [bundled_source() if str(s) == "bundled" else s for s in sources] or [bundled_source()]
+        report = bulk_build(paths, store, fiscal_year=fiscal_year, programme=programme,
+                            embed=model if embed else None, progress=True)
+        for problem in report.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"built {report.projects} projects, {report.triples} triples in {report.seconds:.1f}s "
+                   f"(SHACL on {report.validated_projects} sampled projects) -> {report.generation}")
+        click.echo(f"skipped rows: {len(report.skipped)}; warnings: {len(report.problems) - len(report.skipped)}")
+        return
     _, report = Tsunagari.build(sources or None, store, fiscal_year=fiscal_year, programme=programme,
                                 embed=embed, model=model, similar_links=similar_links)
     for problem in report.problems:
@@ -129,13 +144,15 @@ def show(project_id, store, as_json) -> None:
 @store_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--bind", multiple=True, metavar="NAME=VALUE", help="Bind a query variable (repeatable).")
+@click.option("--engine", type=click.Choice(["auto", "rdflib", "oxigraph"]), default="auto", show_default=True,
+              help="SPARQL engine: rdflib in memory, or embedded Oxigraph ('auto': Oxigraph above 5,000 projects).")
 @translate_errors
-def sparql(query, store, fmt, bind) -> None:
+def sparql(query, store, fmt, bind, engine) -> None:
     """Run a SPARQL query given inline or as a .rq file (see queries/)."""
     from kg.sparql import read_query
 
     bindings = dict(item.split("=", 1) for item in bind)
-    text = Tsunagari.open(store).sparql(read_query(query), bindings).format(fmt)
+    text = Tsunagari.open(store).sparql(read_query(query), bindings, engine=engine).format(fmt)
     click.echo(text, nl=not text.endswith("\n"))
 
 

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import RDF, XSD
+from rdflib.namespace import XSD
 
 from kg.sparql import QueryError, SparqlResult, run_query
 from kg.vocab import PREFIXES
 
 OXIGRAPH_FOLDER = "oxigraph"
 ENGINES = ("rdflib", "oxigraph")
+AUTO_OXIGRAPH_PROJECTS = 5_000   # "auto" uses Oxigraph above this (rdflib queries take seconds by then)
 INSTALL_HINT = "the Oxigraph engine needs pyoxigraph: pip install 'pyoxigraph>=0.5,<0.6'"
 
 
@@ -150,19 +151,33 @@ def load_oxigraph(ntriples: Path, folder: Path | None = None):
 
 
 def open_engine(generation: Path, engine: str = "auto", *, graph: Graph | None = None) -> SparqlEngine:
-    """The engine for a store generation: "rdflib", "oxigraph", or "auto" (Oxigraph if loaded).
+    """The engine for a store generation: "rdflib", "oxigraph", or "auto".
 
-    ``graph`` (optional) is an rdflib Graph already in memory for the rdflib engine.
+    "auto" keeps rdflib (the reference) for stores up to ``AUTO_OXIGRAPH_PROJECTS`` projects or when
+    ``graph`` is already in memory, and uses the generation's Oxigraph folder above that, if it has one.
     """
     generation = Path(generation)
     folder = generation / OXIGRAPH_FOLDER
     if engine == "auto":
-        engine = "oxigraph" if folder.is_dir() and _has_pyoxigraph() else "rdflib"
+        large = _projects(generation) > AUTO_OXIGRAPH_PROJECTS
+        engine = "oxigraph" if large and graph is None and folder.is_dir() and _has_pyoxigraph() else "rdflib"
     if engine == "oxigraph":
-        return OxigraphEngine.open(folder)
+        # Small stores have no Oxigraph folder (the build makes one above the threshold): load in memory.
+        return OxigraphEngine.open(folder) if folder.is_dir() else OxigraphEngine.load(generation / "graph.nt")
     if engine == "rdflib":
         return RdflibEngine(graph) if graph is not None else RdflibEngine.from_ntriples(generation / "graph.nt")
     raise QueryError(f"unknown SPARQL engine {engine!r} — use one of: auto, {', '.join(ENGINES)}")
+
+
+def _projects(generation: Path) -> float:
+    """Projects in a generation by its manifest (infinite when there is no manifest to tell)."""
+    import json
+
+    try:
+        manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+        return int(manifest["counts"]["projects"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return float("inf")
 
 
 # ---- terms ------------------------------------------------------------------------------------------
@@ -186,7 +201,6 @@ def to_rdflib(term) -> Any:
 
 
 _XSD_STRING = str(XSD.string)
-_RDF_LANGSTRING = str(RDF.langString)
 
 
 def _as_term(value: Any) -> URIRef | Literal:

@@ -100,3 +100,20 @@ def test_build_merges_the_bundled_list_with_another(tmp_path):
                                       "--fiscal-year", "2025", "--programme", "test-programme"])
     assert result.exit_code == 0, result.output
     assert "built 81 projects" in result.output and "skipped rows: 0" in result.output
+
+
+def test_bulk_build_and_oxigraph_engine_from_the_cli(tmp_path):
+    from pathlib import Path
+
+    small = Path(__file__).parent / "data" / "small.csv"
+    store = str(tmp_path / "bulk")
+    runner = CliRunner()
+    built = runner.invoke(cli, ["build", "--bulk", str(small), "--store", store, "--no-embed",
+                                "--fiscal-year", "2025", "--programme", "test-programme"])
+    assert built.exit_code == 0, built.output
+    assert "built 4 projects" in built.output
+    query = "SELECT (COUNT(?p) AS ?n) WHERE { ?p a schema:Project }"
+    for engine in ("rdflib", "oxigraph"):
+        result = runner.invoke(cli, ["sparql", query, "--engine", engine, "--format", "csv", "--store", store])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines() == ["n", "4"]
