@@ -9,7 +9,7 @@ from kg.normalize.concepts import ConceptSchemes
 from kg.normalize.organizations import parse_organization
 from kg.normalize.regions import Gazetteer
 from kg.records import Organization, Project, Provenance
-from kg.sources import SourceRead
+from kg.sources import SourceRead, SourceRow
 
 
 @dataclass(frozen=True)
@@ -53,33 +53,43 @@ def assemble(reads: list[SourceRead], gazetteer: Gazetteer | None = None,
                     next_number += 1
                 number = next_number
                 used_numbers.add(number)
-            project_id = f"{row.programme}-fy{row.fiscal_year}-{number:03d}"
-            where = f"{name}:{row.line}"
-            if project_id in seen:
-                data.problems.append(RowError(read.file, row.line, "No./number",
-                                              f"duplicate project {project_id}, already read from {seen[project_id]}",
-                                              "give each project its own number"))
-                continue
-            seen[project_id] = where
-            organization = _merge_organization(data, row.organization, row.alt_organizations)
-            regions = gazetteer.parse(row.region)
-            if regions.unresolved:
-                data.problems.append(RowError(
-                    read.file, row.line, "活動地域/region",
-                    f"could not resolve {', '.join(repr(u) for u in regions.unresolved)} in {row.region!r}",
-                    "write places as 都道府県+市区町村 (e.g. 東京都豊島区) or add the variant to the gazetteer",
-                    "warning"))
-            tags = concepts.tag(" ".join((row.title,) + row.alt_titles), row.description, row.organization)
-            data.projects.append(Project(
-                id=project_id, programme=row.programme, fiscal_year=row.fiscal_year, number=number,
-                title=row.title, organization=organization, region_text=row.region,
-                prior_adoption=row.prior_adoption,
-                provenance=Provenance(name, row.line, row.fiscal_year, row.programme),
-                regions=regions, alt_titles=row.alt_titles, category=row.category,
-                description=row.description, tags=tags,
-            ))
+            project = project_from_row(row, number, name, data, seen, gazetteer, concepts)
+            if project is not None:
+                data.projects.append(project)
     data.projects.sort(key=lambda p: p.id)
     return data
+
+
+def project_from_row(row: SourceRow, number: int, name: str, data: Dataset, seen: dict[str, str],
+                     gazetteer: Gazetteer, concepts: ConceptSchemes) -> Project | None:
+    """One source row -> a Project (organisation merged, regions parsed, tags found); problems go to ``data``.
+
+    ``seen`` maps project ids already read to where they came from: a duplicate id is skipped with an error.
+    """
+    project_id = f"{row.programme}-fy{row.fiscal_year}-{number:03d}"
+    if project_id in seen:
+        data.problems.append(RowError(row.file, row.line, "No./number",
+                                      f"duplicate project {project_id}, already read from {seen[project_id]}",
+                                      "give each project its own number"))
+        return None
+    seen[project_id] = f"{name}:{row.line}"
+    organization = _merge_organization(data, row.organization, row.alt_organizations)
+    regions = gazetteer.parse(row.region)
+    if regions.unresolved:
+        data.problems.append(RowError(
+            row.file, row.line, "活動地域/region",
+            f"could not resolve {', '.join(repr(u) for u in regions.unresolved)} in {row.region!r}",
+            "write places as 都道府県+市区町村 (e.g. 東京都豊島区) or add the variant to the gazetteer",
+            "warning"))
+    tags = concepts.tag(" ".join((row.title,) + row.alt_titles), row.description, row.organization)
+    return Project(
+        id=project_id, programme=row.programme, fiscal_year=row.fiscal_year, number=number,
+        title=row.title, organization=organization, region_text=row.region,
+        prior_adoption=row.prior_adoption,
+        provenance=Provenance(name, row.line, row.fiscal_year, row.programme),
+        regions=regions, alt_titles=row.alt_titles, category=row.category,
+        description=row.description, tags=tags,
+    )
 
 
 def _merge_organization(data: Dataset, written: str, variants: tuple[str, ...]) -> Organization:

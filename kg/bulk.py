@@ -40,13 +40,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from kg.assemble import Dataset, SourceInfo, _merge_organization
+from kg.assemble import Dataset, SourceInfo, project_from_row
 from kg.errors import RowError, SourceError
 from kg.normalize.concepts import ConceptSchemes
 from kg.normalize.regions import Gazetteer
-from kg.records import Project, Provenance
-from kg.sources.fields import HEADERS, REQUIRED, SourceRow, is_header, map_header
-from kg.sources.rows import row_from_cells
+from kg.records import Project
+from kg.sources.fields import SourceRow
 from kg.store import FORMAT_VERSION, Store, write_json
 from kg.views import project_view
 
@@ -235,26 +234,14 @@ def _rows(path: Path, scan: _Scan, fiscal_year: int | None,
           programme: str | None) -> Iterator[tuple[SourceRow | None, list[RowError]]]:
     """(row, problems) per data row of a CSV/TSV, as kg.sources.read_table gives them, one at a time."""
     from kg.sources.programmes import programme_by_id
-    from kg.sources.table import _check_defaults
+    from kg.sources.table import iter_rows
 
     if programme is not None:
         programme_by_id(programme)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    file = str(path)
-    header: dict[str, int] | None = None
     with open(path, encoding=scan.encoding, newline="") as f:
-        for line, cells in enumerate(csv.reader(f, delimiter=delimiter), start=1):
-            if header is None:
-                if is_header(cells):
-                    header = map_header(cells)
-                    _check_defaults(header, file, line, fiscal_year, programme)
-                continue
-            if not any(c.strip() for c in cells) or is_header(cells):
-                continue
-            yield row_from_cells(cells, header, file=file, line=line, fiscal_year=fiscal_year, programme=programme)
-    if header is None:
-        names = ", ".join("/".join(HEADERS[f][:2]) for f in REQUIRED)
-        raise SourceError(f"{file}: no header row found — the list needs columns {names}")
+        yield from iter_rows(enumerate(csv.reader(f, delimiter=delimiter), start=1), str(path),
+                             fiscal_year=fiscal_year, programme=programme)
 
 
 def _used_numbers(path: Path, scan: _Scan, fiscal_year: int | None, programme: str | None) -> set[int]:
@@ -307,34 +294,10 @@ class _Writer:
                     next_number += 1
                 number = next_number
                 used.add(number)
-            project = self._project(row, number, name)
+            project = project_from_row(row, number, name, self.data, self.seen, self.gazetteer, self.concepts)
             if project is not None:
                 self._add(project, sha)
         self.data.sources.append(SourceInfo(name, sha, title, loaded))
-
-    def _project(self, row: SourceRow, number: int, name: str) -> Project | None:
-        """One row -> Project, exactly as the loop body of kg.assemble.assemble."""
-        data = self.data
-        project_id = f"{row.programme}-fy{row.fiscal_year}-{number:03d}"
-        if project_id in self.seen:
-            data.problems.append(RowError(row.file, row.line, "No./number",
-                                          f"duplicate project {project_id}, already read from {self.seen[project_id]}",
-                                          "give each project its own number"))
-            return None
-        self.seen[project_id] = f"{name}:{row.line}"
-        organization = _merge_organization(data, row.organization, row.alt_organizations)
-        regions = self.gazetteer.parse(row.region)
-        if regions.unresolved:
-            data.problems.append(RowError(
-                row.file, row.line, "活動地域/region",
-                f"could not resolve {', '.join(repr(u) for u in regions.unresolved)} in {row.region!r}",
-                "write places as 都道府県+市区町村 (e.g. 東京都豊島区) or add the variant to the gazetteer", "warning"))
-        tags = self.concepts.tag(" ".join((row.title,) + row.alt_titles), row.description, row.organization)
-        return Project(
-            id=project_id, programme=row.programme, fiscal_year=row.fiscal_year, number=number,
-            title=row.title, organization=organization, region_text=row.region, prior_adoption=row.prior_adoption,
-            provenance=Provenance(name, row.line, row.fiscal_year, row.programme), regions=regions,
-            alt_titles=row.alt_titles, category=row.category, description=row.description, tags=tags)
 
     def _add(self, project: Project, sha: str) -> None:
         self.count += 1

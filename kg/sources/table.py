@@ -5,10 +5,11 @@ import csv
 import hashlib
 import io
 from pathlib import Path
+from typing import Iterable, Iterator
 
-from kg.errors import SourceError
+from kg.errors import RowError, SourceError
 from kg.sources.programmes import programme_by_id
-from kg.sources.fields import HEADERS, REQUIRED, is_header, map_header
+from kg.sources.fields import HEADERS, REQUIRED, SourceRow, is_header, map_header
 from kg.sources.read import SourceRead
 from kg.sources.rows import row_from_cells
 
@@ -52,10 +53,18 @@ def read_table(path: Path, *, fiscal_year: int | None = None, programme: str | N
     return result
 
 
-def rows_to_read(rows: list[tuple[int, list[str]]], file: str, *,
+def rows_to_read(rows: Iterable[tuple[int, list[str]]], file: str, *,
                  fiscal_year: int | None, programme: str | None) -> SourceRead:
     """Find the header, then turn every later non-blank, non-header row into a SourceRow or errors."""
     result = SourceRead(file=file)
+    for row, problems in iter_rows(rows, file, fiscal_year=fiscal_year, programme=programme):
+        result.add(row, problems)
+    return result
+
+
+def iter_rows(rows: Iterable[tuple[int, list[str]]], file: str, *, fiscal_year: int | None,
+              programme: str | None) -> Iterator[tuple[SourceRow | None, list[RowError]]]:
+    """(row, problems) per data row, one at a time (the streaming build reads huge lists with it)."""
     header: dict[str, int] | None = None
     for line, cells in rows:
         if header is None:
@@ -65,13 +74,10 @@ def rows_to_read(rows: list[tuple[int, list[str]]], file: str, *,
             continue
         if not any(c.strip() for c in cells) or is_header(cells):
             continue
-        row, problems = row_from_cells(cells, header, file=file, line=line,
-                                       fiscal_year=fiscal_year, programme=programme)
-        result.add(row, problems)
+        yield row_from_cells(cells, header, file=file, line=line, fiscal_year=fiscal_year, programme=programme)
     if header is None:
         names = ", ".join("/".join(HEADERS[f][:2]) for f in REQUIRED)
         raise SourceError(f"{file}: no header row found — the list needs columns {names}")
-    return result
 
 
 def _check_defaults(header: dict[str, int], file: str, line: int,
