@@ -215,16 +215,18 @@ def print_results(results, as_json: bool) -> None:
                    f"{'、'.join(r['regions'])}]\n      why: {'; '.join(reasons)}")
 
 
-top_option = click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
-                          help="Number of results.")
+def result_options(command):
+    """--store, --top, the filters and --json: what `similar` and `search` share."""
+    command = click.option("--json", "as_json", is_flag=True, help="Results as JSON, with their reasons.")(command)
+    command = filter_options(command)
+    command = click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
+                           help="Number of results.")(command)
+    return store_option(command)
 
 
 @cli.command()
 @click.argument("project_id")
-@store_option
-@top_option
-@filter_options
-@click.option("--json", "as_json", is_flag=True, help="Results as JSON, with their reasons.")
+@result_options
 @translate_errors
 def similar(project_id, store, top, as_json, **filters) -> None:
     """Projects like PROJECT_ID, with why (stored vectors: no model load)."""
@@ -233,10 +235,7 @@ def similar(project_id, store, top, as_json, **filters) -> None:
 
 @cli.command()
 @click.argument("text")
-@store_option
-@top_option
-@filter_options
-@click.option("--json", "as_json", is_flag=True, help="Results as JSON, with their reasons.")
+@result_options
 @translate_errors
 def search(text, store, top, as_json, **filters) -> None:
     """Projects matching TEXT in any language (e.g. "men's shed", 不登校, 은둔형 외톨이)."""
