@@ -9,7 +9,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from kg.assemble import assemble
-from kg.engines import AUTO_OXIGRAPH_PROJECTS
+from kg.engines import OXIGRAPH_FOLDER, load_oxigraph
 from kg.normalize.concepts import ConceptSchemes
 from kg.normalize.regions import Gazetteer
 from kg.rdf import to_graph
@@ -63,10 +63,7 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
         raise_for(validate_graph(graph))
         triples = sorted_ntriples(graph)
         (folder / "graph.nt").write_bytes(triples)
-        if len(data.projects) > AUTO_OXIGRAPH_PROJECTS:   # large stores query through embedded Oxigraph
-            from kg.engines import OXIGRAPH_FOLDER, load_oxigraph
-
-            load_oxigraph(folder / "graph.nt", folder / OXIGRAPH_FOLDER)
+        load_oxigraph(folder / "graph.nt", folder / OXIGRAPH_FOLDER)   # every store answers SPARQL from it
         write_json(folder / "projects.json", views)
         write_json(folder / "problems.json", [asdict(p) for p in data.problems])
         manifest = {

@@ -26,8 +26,6 @@ are not written by this path. XLSX and the bundled .txt document are read whole 
 """
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
 import heapq
 import json
@@ -38,14 +36,14 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from kg.assemble import Dataset, SourceInfo, project_from_row
 from kg.errors import RowError, SourceError
 from kg.normalize.concepts import ConceptSchemes
 from kg.normalize.regions import Gazetteer
 from kg.records import Project
-from kg.sources.fields import SourceRow
+from kg.sources import Source, open_source
 from kg.store import FORMAT_VERSION, Store, write_json
 from kg.views import project_view
 
@@ -111,22 +109,12 @@ def bulk_build(paths: Iterable[Path | str], store: Store | Path | str, *, fiscal
         writer = _Writer(folder, gazetteer, concepts, batch_size=batch_size, run_lines=run_lines,
                          validate_sample=validate_sample)
         t = time.perf_counter()
-        scans = [_scan(path) for path in paths]
+        sources = [open_source(path, fiscal_year=fiscal_year, programme=programme) for path in paths]
         steps["hash"] = time.perf_counter() - t
         t = time.perf_counter()
-        with _bar(progress, sum(s.lines for s in scans), "normalise+write", "rows") as bar:
-            for path, scan in zip(paths, scans):
-                if scan.encoding is None:      # XLSX or the document: read whole, as read_source does
-                    from kg.sources import read_source
-
-                    read = read_source(path, fiscal_year=fiscal_year, programme=programme)
-                    writer.data.problems.extend(read.problems)
-                    writer.add_source(path, scan.sha256, read.title, ((row, []) for row in read.rows), bar,
-                                      numbers=lambda read=read: {r.number for r in read.rows if r.number is not None})
-                else:
-                    writer.add_source(path, scan.sha256, "", _rows(path, scan, fiscal_year, programme), bar,
-                                      numbers=lambda path=path, scan=scan: _used_numbers(path, scan, fiscal_year,
-                                                                                         programme))
+        with _bar(progress, None, "normalise+write", "rows") as bar:
+            for source in sources:
+                writer.add_source(source, bar)
         writer.flush()
         steps["read+normalise+write"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -186,69 +174,6 @@ def peak_rss_mb() -> float:
     return peak / 1e6 if os.uname().sysname == "Darwin" else peak / 1e3
 
 
-# ---- reading ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Scan:
-    sha256: str
-    encoding: str | None      # None: not a streamed format
-    lines: int
-
-
-def _scan(path: Path) -> _Scan:
-    """SHA-256 of the file, its encoding (UTF-8 with/without BOM, else CP932) and its line count."""
-    if not path.is_file():
-        raise SourceError(f"{path}: no such file — give the path of a .txt document or a .csv/.tsv/.xlsx list")
-    streamed = path.suffix.lower() in (".csv", ".tsv")
-    digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8, lines, offset, line_of_error = True, 0, 0, 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-            lines += chunk.count(b"\n")
-            if streamed and utf8:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError as error:
-                    utf8, line_of_error = False, lines - chunk.count(b"\n") + chunk[:error.start].count(b"\n") + 1
-                    offset += error.start
-            if utf8:
-                offset += len(chunk)
-    encoding = None
-    if streamed:
-        encoding = "utf-8-sig" if utf8 else "cp932"
-        if not utf8:
-            try:
-                with open(path, encoding="cp932") as f:
-                    while f.read(1 << 22):
-                        pass
-            except UnicodeDecodeError:
-                raise SourceError(f"{path}:{line_of_error}: cannot decode byte {offset} as UTF-8 or CP932/Shift_JIS — "
-                                  "save the file as UTF-8 (Excel: 'CSV UTF-8') and try again") from None
-    return _Scan(digest.hexdigest(), encoding, lines)
-
-
-def _rows(path: Path, scan: _Scan, fiscal_year: int | None,
-          programme: str | None) -> Iterator[tuple[SourceRow | None, list[RowError]]]:
-    """(row, problems) per data row of a CSV/TSV, as kg.sources.read_table gives them, one at a time."""
-    from kg.sources.programmes import programme_by_id
-    from kg.sources.table import iter_rows
-
-    if programme is not None:
-        programme_by_id(programme)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with open(path, encoding=scan.encoding, newline="") as f:
-        yield from iter_rows(enumerate(csv.reader(f, delimiter=delimiter), start=1), str(path),
-                             fiscal_year=fiscal_year, programme=programme)
-
-
-def _used_numbers(path: Path, scan: _Scan, fiscal_year: int | None, programme: str | None) -> set[int]:
-    return {row.number for row, _ in _rows(path, scan, fiscal_year, programme)
-            if row is not None and row.number is not None}
-
-
 # ---- writing ----------------------------------------------------------------------------------------
 
 
@@ -272,15 +197,15 @@ class _Writer:
         self.views = open(folder / "projects.jsonl", "w", encoding="utf-8")
         (folder / "runs").mkdir()
 
-    def add_source(self, path: Path, sha: str, title: str, rows: Iterator, bar, *, numbers) -> None:
+    def add_source(self, source: Source, bar) -> None:
         """Normalise and write every row of one source (the per-source part of kg.assemble.assemble).
 
-        ``numbers()`` gives the numbers the source's rows state; it is called only when a row has none.
+        The numbers the source's rows state are read (a second pass) only when a row has none.
         """
-        name = os.path.basename(str(path))
+        name, sha = source.name, source.sha256
         used: set[int] | None = None
         next_number, loaded = 1, 0
-        for row, problems in rows:
+        for row, problems in source.rows():
             self.data.problems.extend(problems)
             bar.update(1)
             if row is None:
@@ -289,7 +214,7 @@ class _Writer:
             number = row.number
             if number is None:
                 if used is None:     # numbers taken by other rows of the source are needed first
-                    used = numbers()
+                    used = source.numbers()
                 while next_number in used:
                     next_number += 1
                 number = next_number
@@ -297,7 +222,7 @@ class _Writer:
             project = project_from_row(row, number, name, self.data, self.seen, self.gazetteer, self.concepts)
             if project is not None:
                 self._add(project, sha)
-        self.data.sources.append(SourceInfo(name, sha, title, loaded))
+        self.data.sources.append(SourceInfo(name, sha, source.title, loaded))
 
     def _add(self, project: Project, sha: str) -> None:
         self.count += 1

@@ -171,6 +171,37 @@ def test_every_update_route_is_refused(url, how):
     assert b"read-only" in body
 
 
+INDENTED = ("        PREFIX ex: <http://example.org/>\n        PREFIX ex2: <http://example.org/2/>\n"
+            "        SELECT (COUNT(?p) AS ?n) WHERE { ?p a schema:Project }")
+
+
+@pytest.mark.parametrize("query", [
+    INDENTED,
+    " " * 5000 + INDENTED,
+    ("# a comment line\n" + " " * 40) * 300 + INDENTED,
+    "\n".join(["PREFIX p%d: <http://example.org/%d/>" % (i, i) for i in range(300)]) + "\n" + INDENTED,
+])
+def test_indented_and_commented_queries_answer(url, query):
+    """The update check reads the text once: long runs of spaces and comments before the keyword cost nothing."""
+    status, _, body = fetch(f"{url}/sparql", data=urlencode({"query": query}).encode(),
+                            content_type="application/x-www-form-urlencoded")
+    assert status == 200, body
+    assert b'"77"' in body
+
+
+@pytest.mark.parametrize("update", [
+    "/* c */ DROP ALL", "\ufeffDROP ALL", "SELECT * WHERE { ?s ?p ?o } ; DROP ALL",
+    " " * 5000 + "PREFIX ex: <http://example.org/>\n" + " " * 5000 + "DROP ALL",
+    ("# comment\n" + " " * 30) * 300 + "CLEAR DEFAULT",
+])
+def test_updates_however_written_are_403(url, update):
+    status, _, body = fetch(f"{url}/sparql", data=update.encode("utf-8"), content_type="application/sparql-query")
+    assert status == 403, body
+    assert b"read-only" in body
+    assert client(url, "SELECT (COUNT(?p) AS ?n) WHERE { ?p a schema:Project }").queryAndConvert()[
+        "results"]["bindings"][0]["n"]["value"] == "77"
+
+
 def test_malformed_query_is_400_with_the_parser_message(url):
     with pytest.raises(QueryBadFormed) as caught:
         client(url, "SELECT ?x WHERE { ?x schema:name }").query()

@@ -15,7 +15,6 @@ import itertools
 import logging
 import os
 import queue
-import re
 import signal
 import socket
 import subprocess
@@ -27,15 +26,12 @@ from typing import Any
 
 from kg.errors import KgError
 from kg.server import formats
+from kg.server.guard import first_update_keyword, update_keyword_anywhere
 
 log = logging.getLogger("kg.server")
 TEXT = "text/plain; charset=utf-8"
 STARTUP_SECONDS = 120.0     # parsing a large graph in a fresh worker may take a while; not the query's time
 
-_SKIP = r"(?:\s+|#[^\n]*(?:\n|$))*"
-UPDATE_KEYWORD = re.compile(
-    rf"^{_SKIP}(?:(?:BASE{_SKIP}<[^>]*>|PREFIX{_SKIP}[\w.\-]*:{_SKIP}<[^>]*>){_SKIP})*"
-    r"(INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY|WITH)\b", re.IGNORECASE)
 READ_ONLY = ("this endpoint is read-only: SPARQL Update ({}) is refused — "
              "send a query (SELECT, ASK, CONSTRUCT or DESCRIBE); rebuild the store with `tsunagari build` to change it")
 
@@ -76,14 +72,15 @@ def refuse_update(what: str) -> Reply:
 
 def answer(graph, job: Job) -> Reply:
     """Run one job on a graph and serialise the result (what a worker does; also callable in-process)."""
-    keyword = UPDATE_KEYWORD.match(job.query)
+    keyword = first_update_keyword(job.query)
     if keyword:
-        return refuse_update(keyword.group(1).upper())
+        return refuse_update(keyword)
     try:
         prepared = _prepare(job.query)
     except Exception as error:   # pyparsing and rdflib raise their own types
-        if _is_update(job.query):
-            return refuse_update("an update request")
+        keyword = update_keyword_anywhere(job.query)
+        if keyword:
+            return refuse_update(keyword)
         return Reply.text(400, f"SPARQL syntax error: {error}")
     algebra = prepared.algebra
     what = algebra.name.removesuffix("Query").upper()
@@ -124,16 +121,6 @@ def _prepare(text: str):
     from kg.vocab import PREFIXES
 
     return prepareQuery(text, initNs=PREFIXES)
-
-
-def _is_update(text: str) -> bool:
-    from rdflib.plugins.sparql.parser import parseUpdate
-
-    try:
-        parseUpdate(text)
-        return True
-    except Exception:
-        return False
 
 
 def _uses_service(node: Any) -> bool:

@@ -1,14 +1,10 @@
 """CSV, TSV and XLSX lists, in UTF-8 (with or without BOM) or CP932/Shift_JIS."""
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from kg.errors import RowError, SourceError
-from kg.sources.programmes import programme_by_id
 from kg.sources.fields import HEADERS, REQUIRED, SourceRow, is_header, map_header
 from kg.sources.read import SourceRead
 from kg.sources.rows import row_from_cells
@@ -32,25 +28,12 @@ def decode(data: bytes, file: str) -> str:
 
 def read_table(path: Path, *, fiscal_year: int | None = None, programme: str | None = None) -> SourceRead:
     """Read a CSV/TSV/XLSX list of projects: one row per project, a header row naming the columns."""
-    if programme is not None:
-        programme_by_id(programme)   # fails early on an id that cannot go into an IRI
-    suffix = path.suffix.lower()
-    data = path.read_bytes()
-    if suffix in (".xlsx", ".xlsm"):
-        rows = _xlsx_rows(path)
-    elif suffix in (".csv", ".tsv", ".txt"):
-        text = decode(data, str(path))
-        delimiter = "\t" if suffix == ".tsv" or (suffix == ".txt" and "\t" in text) else ","
-        try:
-            rows = list(enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1))
-        except csv.Error as error:   # e.g. a NUL byte: the file is binary or damaged
-            raise SourceError(f"{path}: not a readable {suffix[1:].upper()} file ({error}) — "
-                              "export it again from the spreadsheet as CSV UTF-8") from None
-    else:
-        raise SourceError(f"{path}: unknown format {suffix!r} — use .csv, .tsv, .xlsx or the bundled .txt document")
-    result = rows_to_read(rows, str(path), fiscal_year=fiscal_year, programme=programme)
-    result.sha256 = hashlib.sha256(data).hexdigest()
-    return result
+    from kg.sources.stream import TABLES, collect, open_source
+
+    if path.suffix.lower() not in TABLES:
+        raise SourceError(f"{path}: unknown format {path.suffix.lower()!r} — use .csv, .tsv, .xlsx "
+                          "or the bundled .txt document")
+    return collect(open_source(path, fiscal_year=fiscal_year, programme=programme))
 
 
 def rows_to_read(rows: Iterable[tuple[int, list[str]]], file: str, *,
@@ -89,7 +72,8 @@ def _check_defaults(header: dict[str, int], file: str, line: int,
                           "'cao-kodoku-npo-model'; known ids are in kg/data/programmes.csv)")
 
 
-def _xlsx_rows(path: Path) -> list[tuple[int, list[str]]]:
+def xlsx_cells(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells as text) of the first sheet of a workbook, streamed (openpyxl read-only mode)."""
     try:
         import openpyxl
     except ImportError as error:  # pragma: no cover - a declared dependency
@@ -98,8 +82,8 @@ def _xlsx_rows(path: Path) -> list[tuple[int, list[str]]]:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many types for a damaged file
         raise SourceError(f"{path}: not a readable .xlsx file ({error}) — open and re-save it in Excel") from None
-    sheet = book.worksheets[0]
-    rows = [(index, ["" if v is None else str(v) for v in values])
-            for index, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
-    book.close()
-    return rows
+    try:
+        for index, values in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1):
+            yield index, ["" if v is None else str(v) for v in values]
+    finally:
+        book.close()

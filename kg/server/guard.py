@@ -1,0 +1,82 @@
+"""Tell a SPARQL Update from a query in one linear pass over the text (no backtracking regex, no parser).
+
+The endpoint is read-only: an update must get 403 however it is written — after a long PREFIX block,
+thousands of spaces or comments, a byte-order mark, a C-style comment, or behind a query and a ``;``.
+The scanner reads tokens left to right; every token pattern matches in time linear in its length, so a
+request of n characters costs O(n) whatever it contains.
+
+    >>> first_update_keyword("  PREFIX ex: <http://e/>\\n  DROP ALL")
+    'DROP'
+    >>> first_update_keyword("SELECT * { ?s ?p ?o }") is None
+    True
+    >>> update_keyword_anywhere('SELECT * { ?s ?p "DROP" } ; DROP ALL')
+    'DROP'
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+UPDATE_KEYWORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"})
+
+# One token at a position. Each alternative is linear: its repeated parts match one character at a time
+# from disjoint sets, so a failed match never backtracks over what it read.
+_TOKEN = re.compile(r'''
+    (?P<space>[\s\ufeff\u200b]+)
+  | (?P<comment>\#[^\n]*)
+  | (?P<block>/\*(?:[^*]|\*(?!/))*(?:\*/|\Z))
+  | (?P<string>"""|\'\'\'|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?)
+  | (?P<iri><[^<>"{}|^`\\\s]*>)
+  | (?P<var>[?$]\w*)
+  | (?P<word>[^\W\d]?[\w\-.]*:?[\w\-.]*)
+  | (?P<other>.)
+''', re.VERBOSE | re.DOTALL)
+_LONG_END = {'"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*(?:"""|\Z)', re.DOTALL),
+             "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*(?:'''|\Z)", re.DOTALL)}
+
+
+def tokens(text: str) -> Iterator[tuple[str, str]]:
+    """(kind, text) for each significant token: whitespace and comments are skipped."""
+    position, end = 0, len(text)
+    while position < end:
+        match = _TOKEN.match(text, position)
+        kind = match.lastgroup or "other"
+        value = match.group(0)
+        if not value:                       # the empty word alternative: take one character
+            kind, value = "other", text[position]
+        position += len(value)
+        if kind == "string" and value in _LONG_END:
+            rest = _LONG_END[value].match(text, position)
+            position = rest.end()
+            value += rest.group(0)
+        if kind not in ("space", "comment", "block"):
+            yield kind, value
+
+
+def first_update_keyword(text: str) -> str | None:
+    """The update keyword that starts the request after its prologue (BASE, PREFIX), or None."""
+    stream = tokens(text)
+    for kind, value in stream:
+        keyword = value.upper() if kind == "word" else ""
+        if keyword == "BASE":
+            next(stream, None)                      # the IRI
+        elif keyword == "PREFIX":
+            next(stream, None)                      # the prefix name
+            next(stream, None)                      # the IRI
+        else:
+            return keyword if keyword in UPDATE_KEYWORDS else None
+    return None
+
+
+def update_keyword_anywhere(text: str) -> str | None:
+    """The first bare update keyword anywhere outside strings, IRIs and comments, or None.
+
+    Only for text that did not parse as a query: ``SELECT … ; DROP ALL`` is an update request too.
+    """
+    for kind, value in tokens(text):
+        if kind == "word" and value.upper() in UPDATE_KEYWORDS:
+            return value.upper()
+    return None
+
+
+__all__ = ["first_update_keyword", "update_keyword_anywhere", "tokens", "UPDATE_KEYWORDS"]

@@ -1,0 +1,45 @@
+"""The update check of the endpoint: a linear scan that no spacing, comment or string can fool or stall."""
+from __future__ import annotations
+
+import pytest
+
+from kg.server.guard import first_update_keyword, tokens, update_keyword_anywhere
+
+LONG = 200_000
+
+
+@pytest.mark.parametrize("text, keyword", [
+    ("DROP ALL", "DROP"),
+    ("  prefix ex: <http://e/>\n  insert data { ex:a ex:b ex:c }", "INSERT"),
+    ("BASE <http://e/> PREFIX : <http://e/> CLEAR DEFAULT", "CLEAR"),
+    ("\ufeffDROP ALL", "DROP"),
+    ("/* c */ DROP ALL", "DROP"),
+    ("# only a comment\nWITH <http://e/g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }", "WITH"),
+    (" " * LONG + "LOAD <http://e/x>", "LOAD"),
+    (("#" + "x" * 1000 + "\n") * 200 + "DROP ALL", "DROP"),
+    ("SELECT * { ?s ?p ?o }", None),
+    (" " * LONG + "PREFIX ex: <http://e/>\n" + " " * LONG + "SELECT * { ?s ?p ?o }", None),
+    ("ASK { ?s ex:drop ?o }", None),
+    ("", None),
+])
+def test_first_update_keyword(text, keyword):
+    assert first_update_keyword(text) == keyword
+
+
+@pytest.mark.parametrize("text, keyword", [
+    ("SELECT * WHERE { ?s ?p ?o } ; DROP ALL", "DROP"),
+    ('SELECT * { ?s ?p "DROP ALL" }', None),
+    ('SELECT * { ?s ?p """a "quoted" DROP""" }', None),
+    ("SELECT * { <http://e/DROP> ?add ?copy . ?s ex:insert ?o } # DROP", None),
+    ("SELECT * { ?s ?p ?o } /* unterminated", None),
+    ("SELECT ?x WHERE { FILTER(?a < ?b) } MOVE", "MOVE"),
+])
+def test_update_keyword_anywhere(text, keyword):
+    assert update_keyword_anywhere(text) == keyword
+
+
+def test_tokens_keep_strings_iris_and_words_whole():
+    found = list(tokens('PREFIX ex: <http://e/> SELECT ?x { ?x ex:name "a b" } # c'))
+    assert found == [("word", "PREFIX"), ("word", "ex:"), ("iri", "<http://e/>"), ("word", "SELECT"),
+                     ("var", "?x"), ("other", "{"), ("var", "?x"), ("word", "ex:name"), ("string", '"a b"'),
+                     ("other", "}")]
