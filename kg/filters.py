@@ -1,13 +1,14 @@
 """Filters over project views: regions by name or code (with their hierarchy), concepts with narrower ones."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from kg.errors import NotFound
 from kg.normalize.concepts import ConceptSchemes
-from kg.normalize.regions import Gazetteer
-from kg.normalize.text import fold
+from kg.normalize.regions import Gazetteer, Region
+from kg.normalize.text import fold_place_name, nfkc_without_spaces
 
 Predicate = Callable[[dict[str, Any]], bool]
 
@@ -48,29 +49,72 @@ class ProjectFilter:
 
 
 def resolve_region(value: str, level: str) -> str:
-    """A region code from a code, a Japanese name or a romaji/English name ('鳥取県', 'Tottori', '31')."""
+    """A region code from a code or a name: '31', '鳥取県', 'Tottori', '曾於市', '東京都北区'.
+
+    Names are compared in the place-name fold (``kg.normalize.text.fold_place_name``), the one the
+    活動地域 parser reads with, so variant kanji find each other (曾於市 is 曽於市); where two places
+    fold alike the exact spelling wins (鹿嶋市 is not 鹿島市). A name with what contains it in front
+    ("東京都北区", "鹿児島県曾於市") is read by the parser. ``level`` is "prefecture" or "municipality"
+    (which takes designated-city wards too). Raises ``NotFound`` naming the choices when ambiguous.
+    """
     gazetteer = Gazetteer.load()
-    key = fold(value)
-    candidates = [r for r in gazetteer if (r.level == "prefecture") == (level == "prefecture")]
+    key = fold_place_name(value)
     if key.isdigit():
-        for region in candidates:
+        for region in gazetteer:
+            if (region.level == "prefecture") != (level == "prefecture"):
+                continue
             if region.code == key or (level == "prefecture" and region.code[:2] == key.zfill(2)):
                 return region.code
-    matches = [r for r in candidates
-               if key in {fold(r.name), fold(r.romaji), fold(r.romaji.split("-")[0]), fold(r.name_en)}
-               or (level == "prefecture" and key == fold(r.name)[:-1] and len(key) > 1)]
+    matches = list(_names(gazetteer, level == "prefecture").get(key, ()))
+    exact = [r for r in matches if nfkc_without_spaces(r.name) == nfkc_without_spaces(value)]
+    matches = exact or matches or _parsed(gazetteer, value, level)
     if len(matches) == 1:
         return matches[0].code
     if len(matches) > 1:
-        options = ", ".join(f"{gazetteer.get(r.prefecture_code).name}{r.name} ({r.code})" for r in matches[:5])
-        raise NotFound(f"{value!r} names several places: {options} — give the 6-digit code")
+        options = ", ".join(f"{gazetteer.get(r.parent_code).name if r.parent_code else ''}{r.name} ({r.code})"
+                            for r in matches[:5])
+        raise NotFound(f"{value!r} names several places: {options} — write it as listed or give the 6-digit code")
     raise NotFound(f"no {level} named {value!r} — give a name as written (e.g. 鳥取県, 豊島区) or its 6-digit code")
 
 
+@functools.lru_cache(maxsize=4)
+def _names(gazetteer: Gazetteer, prefectures: bool) -> dict[str, tuple[Region, ...]]:
+    """Prefectures (or municipalities and wards) by the fold of each name they go by, in code order.
+
+    The names: as written, romaji with and without its type ("Tottori-shi", "Tottori"), English, and
+    for a prefecture its name without the last character ("鳥取").
+    """
+    index: dict[str, list[Region]] = {}
+    for region in gazetteer:
+        if (region.level == "prefecture") != prefectures:
+            continue
+        forms = (region.name, region.romaji, region.romaji.split("-")[0], region.name_en)
+        keys = {fold_place_name(form) for form in forms}
+        stem = fold_place_name(region.name)[:-1]
+        if prefectures and len(stem) > 1:
+            keys.add(stem)
+        for key in keys:
+            index.setdefault(key, []).append(region)
+    return {key: tuple(regions) for key, regions in index.items()}
+
+
+def _parsed(gazetteer: Gazetteer, value: str, level: str) -> list[Region]:
+    """The one region of this level the 活動地域 parser reads in ``value``, with nothing left over."""
+    parse = gazetteer.parse(value)
+    if len(parse.places) != 1 or parse.unresolved or parse.qualifiers:
+        return []
+    if parse.places[0].key not in gazetteer:       # a block or a district
+        return []
+    region = gazetteer.get(parse.places[0].key)
+    return [region] if (region.level == "prefecture") == (level == "prefecture") else []
+
+
 def resolve_block(value: str) -> str:
-    key = fold(value)
+    """A block id from its id, Japanese or English name ('kanto', '関東', '関東地方', 'Kanto')."""
+    key = fold_place_name(value)
     for block in Gazetteer.load().blocks():
-        if key in {fold(block.id), fold(block.name), fold(block.name_en), fold(block.name).removesuffix("地方")}:
+        if {key, key.removesuffix("地方")} & {fold_place_name(block.id), fold_place_name(block.name),
+                                            fold_place_name(block.name_en)}:
             return block.id
     raise NotFound(f"no regional block {value!r} — use one of: "
                    + ", ".join(b.id for b in Gazetteer.load().blocks()))

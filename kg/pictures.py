@@ -8,15 +8,18 @@
 Figures are made with matplotlib's object API (``matplotlib.figure.Figure``, no pyplot state, so nothing
 here changes a notebook's backend); PNGs are drawn by Agg, SVGs keep text as glyph paths. Japanese text
 uses IPAex Gothic from the PyPI package ``matplotlib-fontja`` (found without importing it, so the global
-matplotlib settings are left alone). Prefecture shapes come from the PyPI package ``japanmap``
-(Apache-2.0): one simplified polygon per prefecture, the area around the prefectural capital (small
-islands are not drawn). Layouts are deterministic: the same store gives the same picture.
+matplotlib settings are left alone). Prefecture shapes are those of the PyPI package ``japanmap``
+(Apache-2.0), vendored in ``kg/data/prefecture_outlines.json``: one simplified polygon per prefecture, the
+area around the prefectural capital (small islands are not drawn). Layouts are deterministic: the same
+store gives the same picture.
 """
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -35,6 +38,7 @@ EMPTY = "#eceff1"              # prefectures without projects
 EDGE = "#607d8b"
 SEA_TEXT = "#455a64"
 OKINAWA = "470007"
+OUTLINES = "data/prefecture_outlines.json"    # in the kg package
 # Prefectures too small for a number inside: the number goes to the sea here (lon, lat), with a leader line.
 CALLOUTS = {"130001": (139.75, 34.75), "270008": (135.0, 34.3)}
 
@@ -75,14 +79,13 @@ def style() -> Iterator[None]:
 
 # -- the map -------------------------------------------------------------------------------------------------
 def prefecture_shapes() -> dict[str, list[tuple[float, float]]]:
-    """Outline of each prefecture as (longitude, latitude) points, keyed by 6-digit code (from japanmap)."""
-    _require("japanmap", "japanmap>=0.6")
-    from japanmap import get_data, pref_points   # module level of japanmap needs only numpy (cv2 is lazy)
+    """Outline of each prefecture as (longitude, latitude) points, keyed by 6-digit code, in code order.
 
-    from kg.normalize.gazetteer import Gazetteer
-
-    points = pref_points(get_data())
-    return {pref.code: [tuple(p) for p in points[int(pref.code[:2]) - 1]] for pref in Gazetteer.load().prefectures()}
+    The outlines are japanmap's (Apache-2.0), vendored as ``kg/data/prefecture_outlines.json`` by
+    ``scripts/build_outlines.py`` (see ``prefecture_outlines.LICENSE``).
+    """
+    text = resources.files("kg").joinpath(OUTLINES).read_text(encoding="utf-8")
+    return {code: [(x, y) for x, y in points] for code, points in json.loads(text).items()}
 
 
 def map_figure(kg: "Tsunagari", *, title: str | None = None, **filters: Any) -> "Figure":

@@ -32,6 +32,13 @@ def test_projects_json_and_csv(run):
     assert rows[1]["region_codes"] == "360007;390003;380008;370002"
 
 
+@pytest.mark.parametrize("spelling", ["曾於市", "曽於市", "鹿児島県曾於市"])
+def test_projects_by_municipality_in_any_spelling(run, spelling):
+    """Project 75 writes 曾於市, the official name is 曽於市: the filter folds variant kanji as the parser does."""
+    projects = json.loads(run("projects", "--json", "--municipality", spelling).output)
+    assert [p["number"] for p in projects] == [75]
+
+
 def test_projects_text_lists_and_counts(run):
     output = run("projects", "--theme", "men-shed").output
     assert "(3 projects)" in output and "メンズ・シェッド" in output

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("matplotlib")
-pytest.importorskip("japanmap")
 
 from click.testing import CliRunner  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
@@ -47,6 +46,19 @@ def test_prefecture_shapes_cover_all_47(kg):
     assert len(shapes) == 47 and all(len(outline) > 10 for outline in shapes.values())
     lon, lat = zip(*shapes["470007"])               # Okinawa is where it should be
     assert 127 < min(lon) and max(lon) < 129 and 26 < min(lat) and max(lat) < 27.5
+
+
+def test_outlines_are_vendored_with_their_licence():
+    """The outlines ship in kg/data (japanmap is not a dependency), keyed by the gazetteer's prefecture codes."""
+    from importlib import resources
+
+    from kg.normalize.gazetteer import Gazetteer
+
+    shapes = prefecture_shapes()
+    assert list(shapes) == [p.code for p in Gazetteer.load().prefectures()]
+    assert all(122 < x < 154 and 20 < y < 46 for outline in shapes.values() for x, y in outline)
+    licence = resources.files("kg").joinpath("data/prefecture_outlines.LICENSE").read_text(encoding="utf-8")
+    assert "japanmap" in licence and "Apache License" in licence and "Copyright 2022 Saito Tsutomu" in licence
 
 
 @pytest.mark.parametrize("suffix", ["png", "svg"])

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kg.errors import NotFound
-from kg.normalize.gazetteer import BLOCK_LABELS, fold
+from kg.filters import ProjectFilter, resolve_block, resolve_region
+from kg.normalize.gazetteer import BLOCK_LABELS
+from kg.normalize.text import PLACE_VARIANTS, fold_place_chars, fold_place_name, match_key, nfkc_without_spaces
 from kg.normalize.regions import (
     BRACKETS, CONNECTIVES, LINK, SEPARATORS, Gazetteer, _parse, parse_regions,
 )
@@ -84,7 +86,7 @@ def test_folding_adds_no_collision_among_siblings(gaz):
     for region in gaz:
         by_parent.setdefault(region.parent_code, []).append(region.name)
     for names in by_parent.values():
-        assert len({fold(n) for n in names}) == len(set(names))
+        assert len({fold_place_name(n) for n in names}) == len(set(names))
 
 
 @pytest.mark.parametrize("code, name, romaji, name_en", [
@@ -291,3 +293,103 @@ def test_any_text_is_accounted_for(text):
 def test_parse_regions_is_the_method(gaz):
     text = "東京都豊島区、北区"
     assert parse_regions(gaz, text) == gaz.parse(text)
+
+
+# --- one place-name fold: the parser and the filters ----------------------------------------
+
+def test_the_text_forms_do_what_their_names_say():
+    assert nfkc_without_spaces("東京都 新宿区\u3000") == "東京都新宿区"
+    assert fold_place_name("曾於市") == "曽於市" and fold_place_name("ＴＯＴＴＯＲＩ") == "tottori"
+    assert fold_place_name(" 龍ヶ崎市") == fold_place_name("竜ケ崎市") == "竜ケ崎市"
+    assert fold_place_chars("鹿嶋市İ") == "鹿島市İ"          # one character to one (the parser keeps indices)
+    assert match_key("ＮＰＯ法人　Kids Door") == "npo法人kidsdoor"
+    assert match_key("曾於市") == "曾於市"                      # words are not place names: no variant folding
+
+
+def variant_spellings(name: str) -> set[str]:
+    """Every spelling of ``name`` with each variant kanji written in each form the fold knows."""
+    families: dict[str, set[str]] = {}
+    for variant, form in PLACE_VARIANTS.items():
+        families.setdefault(form, {form}).add(variant)
+    spellings = {""}
+    for ch in name:
+        forms = families.get(PLACE_VARIANTS.get(ch, ch), {ch})
+        spellings = {s + f for s in spellings for f in forms}
+    return spellings
+
+
+def written_with_variants(gaz) -> list:
+    return [r for r in gaz if r.level != "prefecture" and fold_place_name(r.name) != r.name
+            or r.level != "prefecture" and any(ch in PLACE_VARIANTS.values() for ch in r.name)]
+
+
+def test_variant_spellings_cover_what_the_gazetteer_holds(gaz):
+    regions = written_with_variants(gaz)
+    assert {"462179", "082228", "412074", "082082"} <= {r.code for r in regions}   # 曽於, 鹿嶋, 鹿島, 龍ケ崎
+    assert variant_spellings("曽於市") == {"曽於市", "曾於市"}
+
+
+def test_parser_and_filters_agree_on_every_variant(gaz):
+    """Every municipality and ward whose name has a variant kanji, in every spelling: the 活動地域 parser and
+    the ``--municipality`` filter find the same place, with what contains it written in front and bare."""
+    checked = 0
+    for region in written_with_variants(gaz):
+        parent = gaz.get(region.parent_code)
+        prefix = parent.name if parent.level == "prefecture" else gaz.get(parent.prefecture_code).name + parent.name
+        for spelling in sorted(variant_spellings(region.name)):
+            assert [p.key for p in gaz.parse(prefix + spelling).places] == [region.code], prefix + spelling
+            assert resolve_region(prefix + spelling, "municipality") == region.code, prefix + spelling
+            bare = gaz.parse(spelling)
+            if bare.places:
+                assert resolve_region(spelling, "municipality") == bare.places[0].key, spelling
+            else:      # several places of that name: the parser leaves it unresolved, the filter says so
+                assert bare.unresolved == (spelling,)
+                with pytest.raises(NotFound, match="several places"):
+                    resolve_region(spelling, "municipality")
+            checked += 1
+    assert checked > 300
+
+
+@pytest.mark.parametrize("value, level, code", [
+    ("曾於市", "municipality", "462179"),                  # the official spelling is 曽於市
+    ("鹿児島県曾於市", "municipality", "462179"),
+    ("鹿嶋市", "municipality", "082228"),                  # exact spellings win: 鹿嶋市 and 鹿島市 fold alike
+    ("鹿島市", "municipality", "412074"),
+    ("龍ケ崎市", "municipality", "082082"),
+    ("東京都北区", "municipality", "131172"),              # the parser reads what is written in front
+    ("札幌市 北区", "municipality", "011029"),
+    ("Tottori", "prefecture", "310000"),
+    ("TOTTORI-SHI", "municipality", "312011"),
+    ("鳥取", "prefecture", "310000"),
+    ("31", "prefecture", "310000"),
+    ("462179", "municipality", "462179"),
+])
+def test_resolve_region(value, level, code):
+    assert resolve_region(value, level) == code
+
+
+@pytest.mark.parametrize("value, level, message", [
+    ("北区", "municipality", "several places: 札幌市北区 (011029), さいたま市北区 (111023), 東京都北区 (131172)"),
+    ("東京都新宿区", "prefecture", "no prefecture named '東京都新宿区'"),
+    ("横浜市を中心", "municipality", "no municipality named"),     # qualified: not one place
+    ("関東", "municipality", "no municipality named"),
+])
+def test_resolve_region_errors_say_why(value, level, message):
+    with pytest.raises(NotFound, match=re.escape(message)):
+        resolve_region(value, level)
+
+
+@pytest.mark.parametrize("value", ["kanto", "関東", "関東地方", "KANTO", "Kanto"])
+def test_resolve_block(value):
+    assert resolve_block(value) == "kanto"
+
+
+def test_municipality_filter_with_a_variant_kanji(built_store):
+    """Project 75 lists 曾於市 (official 曽於市): every spelling finds it, through the API too."""
+    from kg import Tsunagari
+
+    kg = Tsunagari.open(built_store)
+    for spelling in ("曾於市", "曽於市", "鹿児島県曾於市", "462179"):
+        assert [p["number"] for p in kg.projects(municipality=spelling)] == [75], spelling
+    check = ProjectFilter.make(municipality="曾於市")
+    assert [p["number"] for p in kg.projects() if check(p)] == [75]

@@ -71,12 +71,12 @@ class _Rule:
     line: int
 
 
-def normalize(text: str) -> str:
+def nfkc_single_spaced(text: str) -> str:
     """Matching form for the tagger: NFKC (full-width letters, half-width kana folded), spaces collapsed."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
 
 
-def _fold_label(text: str) -> str:
+def _label_key(text: str) -> str:
     """Matching form for labels and queries: NFKC, case-folded, ・ dropped, - _ and ’ unified."""
     text = unicodedata.normalize("NFKC", text).casefold()
     text = text.replace("・", "").replace("’", "'").replace("‘", "'")
@@ -173,7 +173,7 @@ class ConceptSchemes:
                 patterns = [r.pattern for r in includes if field in r.fields]
                 if not text or not patterns:
                     continue
-                words = _matched_words(normalize(text), patterns, [r.pattern for r in excludes])
+                words = _matched_words(nfkc_single_spaced(text), patterns, [r.pattern for r in excludes])
                 if words:
                     tags.append(Tag(scheme, concept, words, field))
         return tuple(tags)
@@ -196,7 +196,7 @@ class ConceptSchemes:
             >>> ConceptSchemes.load().match_labels("不登校の子ども")
             [('target-group', 'school-refusal', '不登校'), ('target-group', 'children', '子ども')]
         """
-        found = self._labels.find(_fold_label(query))
+        found = self._labels.find(_label_key(query))
         kept: list[tuple[int, int, str, str, str]] = []
         for hit in sorted(found, key=lambda h: (h[0] - h[1], h[0], h[2], h[3], h[4])):
             # Nesting only hides labels of the same scheme: 多世代交流 (theme) still says 多世代 (who).
@@ -247,7 +247,7 @@ class _LabelFinder:
         seen: set[tuple[str, str, str]] = set()
         for c in sorted(concepts, key=lambda c: (c.scheme, c.id)):
             for label in c.labels:
-                key = _fold_label(label)
+                key = _label_key(label)
                 word = key.isascii()
                 # Korean (and any CJK) spacing varies: a label with a space also matches without it.
                 for variant in (key,) if word else dict.fromkeys((key, key.replace(" ", ""))):

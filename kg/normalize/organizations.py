@@ -5,7 +5,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from kg.normalize.text import clean, fold
+from kg.normalize.text import clean, match_key
 from kg.records import Organization
 
 
@@ -74,7 +74,7 @@ def parse_organization(written: str) -> Organization:
             if inner in rest:
                 legal_form, legal_text = form, inner
     return Organization(
-        key=fold(rest), name=rest, legal_form=legal_form, legal_form_text=legal_text,
+        key=match_key(rest), name=rest, legal_form=legal_form, legal_form_text=legal_text,
         trade_name=trade_name, department=department, written=shown,
     )
 

@@ -4,7 +4,8 @@ How a text is read, left to right:
 
 1. Normalise each character (NFKC; spaces dropped, line breaks become 、) keeping a map
    back to the original, so every surface, qualifier and unresolved piece is verbatim.
-2. Scan for the longest gazetteer name at each position (variant kanji folded): prefectures
+2. Scan for the longest gazetteer name at each position, in the place-name fold
+   (``kg.normalize.text.fold_place_name``: variant kanji folded, as the filters do): prefectures
    (also without 都府県), municipalities, wards, blocks ("関東"), and a district ("小豆郡")
    right after a prefecture.
 3. Resolve each name in the context of what came before: the current designated city,
@@ -27,7 +28,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Iterator
 
-from kg.normalize.gazetteer import VARIANTS, Block, Gazetteer, NameEntry, Region
+from kg.normalize.gazetteer import Block, Gazetteer, NameEntry, Region
+from kg.normalize.text import fold_place_chars
 from kg.records import PlaceRef, RegionParse
 
 __all__ = ["Gazetteer", "Region", "Block", "parse_regions",
@@ -104,7 +106,7 @@ def _parse(gazetteer: Gazetteer, text: str) -> tuple[RegionParse, list[tuple[int
     (The tests use it to check that nothing is silently dropped, duplicates included.)
     """
     norm, origin = _normalise(text)
-    folded = norm.translate(VARIANTS)
+    folded = fold_place_chars(norm)   # the place-name fold, one character to one
     items = _resolve(gazetteer, norm, _scan(gazetteer, folded))
     qualifiers, unresolved, attached = _read_gaps(norm, items)
 
@@ -192,7 +194,7 @@ def _resolve(gazetteer: Gazetteer, norm: str, tokens: list[_Token]) -> list[_Ite
             if not isinstance(pref, Region) or pref.level != "prefecture":
                 items.append(_Item(token.start, token.end, None))
                 continue
-            key = f"district:{pref.code}:{norm[token.start: token.end].translate(VARIANTS)}"
+            key = f"district:{pref.code}:{fold_place_chars(norm[token.start: token.end])}"
             items[-1] = _Item(previous.start, token.end, key)
             context = _Context(pref.code)
             continue

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kg.errors import RowError, SourceError
 from kg.normalize.organizations import parse_organization
-from kg.normalize.text import clean, fold
+from kg.normalize.text import clean, match_key
 from kg.records import Highlight
 from kg.sources.fields import is_header, map_header, parse_fiscal_year
 from kg.sources.programmes import programme_by_id, programme_for_title
@@ -105,9 +105,9 @@ def link_highlights(result: SourceRead, highlights: list[Highlight]) -> None:
         result.rows[index] = replace(
             row, description=row.description or highlight.description,
             category=row.category or highlight.category,
-            alt_titles=row.alt_titles + ((highlight.title,) if fold(highlight.title) != fold(row.title) else ()),
+            alt_titles=row.alt_titles + ((highlight.title,) if match_key(highlight.title) != match_key(row.title) else ()),
             alt_organizations=row.alt_organizations + (
-                (highlight.organization,) if fold(highlight.organization) != fold(row.organization) else ()),
+                (highlight.organization,) if match_key(highlight.organization) != match_key(row.organization) else ()),
         )
 
 
@@ -115,5 +115,5 @@ def _similarity(highlight: Highlight, row) -> float:
     org_a = parse_organization(highlight.organization).key
     org_b = parse_organization(row.organization).key
     org = difflib.SequenceMatcher(None, org_a, org_b).ratio()
-    title = difflib.SequenceMatcher(None, fold(highlight.title), fold(row.title)).ratio()
+    title = difflib.SequenceMatcher(None, match_key(highlight.title), match_key(row.title)).ratio()
     return 0.5 * org + 0.5 * title
