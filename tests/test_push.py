@@ -150,9 +150,9 @@ def test_unreachable_endpoint_changes_nothing(one_source, built_store):
 
 def failing(monkeypatch, nth: int, action):
     """Let the first nth-1 PUTs through, then call action(method, url, kwargs) instead of the real request."""
-    import kg.push
+    import kg.graphstore
 
-    real, seen = kg.push.request, {"puts": 0}
+    real, seen = kg.graphstore.request, {"puts": 0}
 
     def request(method, url, **kwargs):
         if method == "PUT":
@@ -160,7 +160,7 @@ def failing(monkeypatch, nth: int, action):
             if seen["puts"] == nth:
                 return action(real, method, url, kwargs)
         return real(method, url, **kwargs)
-    monkeypatch.setattr(kg.push, "request", request)
+    monkeypatch.setattr(kg.graphstore, "request", request)
 
 
 def test_a_graph_refused_midway_leaves_the_previous_content(server, one_source, two_sources, monkeypatch):
