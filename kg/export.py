@@ -63,10 +63,11 @@ COLUMNS = ("id", "fiscal_year", "number", "title", "organization", "legal_form",
 def projects_csv(projects: list[dict]) -> str:
     """One row per project; lists joined with ';' so the file opens in a spreadsheet.
 
-    Text cells that a spreadsheet would run as a formula get a leading ``'`` (see spreadsheet_cell).
+    Text cells are quoted (a line break or carriage return in one stays inside it) and those that a
+    spreadsheet would run as a formula get a leading ``'`` (see spreadsheet_cell); numbers are bare.
     """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(COLUMNS)
     for p in projects:
         writer.writerow([spreadsheet_cell(cell) for cell in (

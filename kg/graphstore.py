@@ -31,6 +31,7 @@ IRI = re.compile(r"https?://[^\s\x00-\x20<>\"{}|\\^`]+")
 USER_INFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
 SECRET_PARAMETER = re.compile(
     r"(?i)([?&;][\w.~-]*(?:token|key|secret|pass|pwd|auth|sig|session|credential)[\w.~-]*=)([^&#\s]*)")
+AUTHORIZATION_VALUE = re.compile(r"(?i)\b(basic|bearer)\s+[\w+/=.~-]{6,}")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -41,7 +42,8 @@ class PushError(KgError):
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` with credentials replaced by ``***``: URL user info, ``?token=``-like values, known secrets.
+    """``text`` with credentials replaced by ``***``: URL user info, ``?token=``-like values, ``Basic …``
+    and ``Bearer …`` header values, and the known ``secrets``.
 
     >>> redact("GET http://alice:s3cret@h/store?graph=g&token=abc failed")
     'GET http://***@h/store?graph=g&token=*** failed'
@@ -49,7 +51,8 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         if len(secret) >= 3:        # shorter ones would blank out ordinary words
             text = text.replace(secret, "***")
-    return SECRET_PARAMETER.sub(r"\1***", USER_INFO.sub(r"\1***@", text))
+    text = AUTHORIZATION_VALUE.sub(r"\1 ***", USER_INFO.sub(r"\1***@", text))
+    return SECRET_PARAMETER.sub(r"\1***", text)
 
 
 def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
@@ -89,13 +92,14 @@ def iri_ref(iri: str) -> str:
 
 
 def guess_update_endpoint(endpoint: str) -> str:
-    """The SPARQL Update endpoint beside a Graph Store endpoint of Oxigraph, Fuseki or RDF4J/GraphDB."""
+    """The SPARQL Update endpoint beside a Graph Store endpoint of Oxigraph, Fuseki or RDF4J/GraphDB
+    (same user info and query, e.g. a ``?token=``)."""
     parts = urllib.parse.urlsplit(endpoint)
     path = parts.path.rstrip("/")
     for store_path, update_path in UPDATE_ENDPOINTS.items():
         if path.endswith("/" + store_path):
             new = path[: -len(store_path)] + update_path
-            return urllib.parse.urlunsplit((parts.scheme, parts.netloc, new, "", ""))
+            return urllib.parse.urlunsplit((parts.scheme, parts.netloc, new, parts.query, ""))
     raise PushError(f"cannot tell the SPARQL Update endpoint of {redact(endpoint)} — give it "
                     "(--update-endpoint, or update_endpoint= in Python)")
 
@@ -123,6 +127,7 @@ class GraphStore:
             update_auth = endpoint_auth         # credentials go only to the origin they were given for
         self.headers = authorization(auth or endpoint_auth)
         self.update_headers = authorization(auth or update_auth)
+        self.secrets += tuple(h["Authorization"].split()[1] for h in (self.headers, self.update_headers) if h)
         self.timeout = timeout
 
     def url(self, graph: str) -> str:
