@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import logging
 import re
 import urllib.error
 import urllib.parse
@@ -91,10 +92,23 @@ def iri_ref(iri: str) -> str:
     return f"<{iri}>"
 
 
+def check_url(url: str) -> str:
+    """``url`` if it is an http(s) URL with a host (and a valid port); a PushError that shows it redacted if not."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port                      # raises ValueError for a port that is not a number in range
+    except ValueError as error:
+        raise PushError(f"{redact(url)!r} is not a valid URL ({error})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PushError(f"{redact(url)!r} is not an http(s) URL — give the Graph Store endpoint, "
+                        "e.g. http://127.0.0.1:7878/store")
+    return url
+
+
 def guess_update_endpoint(endpoint: str) -> str:
     """The SPARQL Update endpoint beside a Graph Store endpoint of Oxigraph, Fuseki or RDF4J/GraphDB
     (same user info and query, e.g. a ``?token=``)."""
-    parts = urllib.parse.urlsplit(endpoint)
+    parts = urllib.parse.urlsplit(check_url(endpoint))
     path = parts.path.rstrip("/")
     for store_path, update_path in UPDATE_ENDPOINTS.items():
         if path.endswith("/" + store_path):
@@ -116,10 +130,7 @@ class GraphStore:
 
     def __init__(self, endpoint: str, update_endpoint: str, timeout: float,
                  auth: tuple[str, str] | None = None) -> None:
-        for url in (endpoint, update_endpoint):
-            if not url.startswith(("http://", "https://")):
-                raise PushError(f"{redact(url)!r} is not an http(s) URL — give the Graph Store endpoint, "
-                                "e.g. http://127.0.0.1:7878/store")
+        check_url(endpoint), check_url(update_endpoint)
         self.secrets = secrets_of(endpoint, auth) + secrets_of(update_endpoint, auth)
         self.endpoint, endpoint_auth = split_credentials(endpoint)
         self.update_endpoint, update_auth = split_credentials(update_endpoint)
@@ -153,10 +164,15 @@ class GraphStore:
         status, body = self.send("GET", self.url(iri), headers={**self.headers, "Accept": NTRIPLES}, allow=(404,))
         if status == 404:
             return []
+        # rdflib logs a warning, with the IRI raw, for each IRI it finds odd: not on the user's terminal.
+        silence = logging.getLogger("rdflib.term")
+        silence.addFilter(no_records)
         try:
             graph = Graph().parse(data=body.decode("utf-8"), format="nt")
         except Exception as error:       # rdflib's parsers raise assorted types
             raise PushError(self.redact(f"the catalog graph <{iri}> is not N-Triples as asked ({error})")) from None
+        finally:
+            silence.removeFilter(no_records)
         return sorted(str(o) for o in graph.objects(URIRef(iri), DCTERMS.hasPart))
 
     def put(self, graph: str, data: bytes, *, name: str) -> None:
@@ -177,6 +193,10 @@ class GraphStore:
             except PushError:
                 left.append(graph)
         return left
+
+
+def no_records(record: logging.LogRecord) -> bool:
+    return False
 
 
 def authorization(auth: tuple[str, str] | None) -> dict[str, str]:

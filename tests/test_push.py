@@ -330,8 +330,8 @@ class FakeGraphStore:
         return answer(204)
 
 
-def test_iris_from_the_server_never_reach_the_update_unchecked(built_store):
-    injected = (r"<http://x/g\u003E\u0020;\u0020DROP\u0020ALL\u0020;\u0020DROP\u0020GRAPH\u0020\u003Chttp://x/h>",
+def test_iris_from_the_server_never_reach_the_update_unchecked(built_store, caplog):
+    injected = (r"<http://x/g\u003E\u0020;\u0020DROP\u0020ALL\u0020;\u0020DROP\u0020GRAPH\u0020\u003Chttp://x/h\u001b]0;x\u0007>",
                 r"<https://w3id.org/tsunagari/graph/0123456789abcdef\u003E\u0020;\u0020DROP\u0020ALL\u0020#>",
                 "<https://w3id.org/tsunagari/graph/fedcba9876543210>")       # ours, stale: dropped
     catalog = "".join(f"<{CATALOG}> {HAS_PART} {iri} .\n" for iri in injected)
@@ -340,6 +340,7 @@ def test_iris_from_the_server_never_reach_the_update_unchecked(built_store):
     assert len(fake.updates) == 1 and "DROP ALL" not in fake.updates[0]
     assert "DROP SILENT GRAPH <https://w3id.org/tsunagari/graph/fedcba9876543210>" in fake.updates[0]
     assert report.dropped == ["https://w3id.org/tsunagari/graph/fedcba9876543210"] and len(report.ignored) == 2
+    assert not any("\x1b" in record.getMessage() for record in caplog.records)     # rdflib's raw warnings stay quiet
     with pytest.raises(PushError, match="refusing"):
         iri_ref("https://w3id.org/tsunagari/graph/x> ; DROP ALL ; <http://x/h")
 
@@ -402,3 +403,14 @@ def test_the_catalog_request_does_not_follow_a_redirect_to_another_port(built_st
             push(Tsunagari.open(built_store), fake.store, auth=("alice", "s3cret"))
     assert elsewhere.requests == [] and [method for method, _, _ in fake.requests] == ["GET", "GET"]
     assert "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize("endpoint, said", [
+    ("http://h:abc/store", "not a valid URL"), ("http://[::1/store", "not a valid URL"),
+    ("http://127.0.0.1:99999/store", "not a valid URL"), ("ftp://u:s3cret@h/store", "not an http(s) URL"),
+    ("http:///store", "not an http(s) URL"),
+])
+def test_a_bad_endpoint_is_one_line(built_store, endpoint, said):
+    result = CliRunner().invoke(cli, ["push", "--endpoint", endpoint, "--store", str(built_store)])
+    assert result.exit_code == 1 and said in result.output and "Traceback" not in result.output
+    assert "s3cret" not in result.output
