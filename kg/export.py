@@ -53,7 +53,7 @@ def spreadsheet_cell(value: object) -> object:
 
 def raw_cell(cell: str) -> str:
     """Undo spreadsheet_cell on a cell read back from the CSV: ``raw_cell("'=1+1") == "=1+1"``."""
-    return cell[1:] if cell.startswith("'") else cell
+    return cell.removeprefix("'")
 
 
 COLUMNS = ("id", "fiscal_year", "number", "title", "organization", "legal_form", "region_text",

@@ -96,7 +96,7 @@ def check_url(url: str) -> str:
     """``url`` if it is an http(s) URL with a host (and a valid port); a PushError that shows it redacted if not."""
     try:
         parts = urllib.parse.urlsplit(url)
-        parts.port                      # raises ValueError for a port that is not a number in range
+        _ = parts.port                  # raises ValueError for a port that is not a number in range
     except ValueError as error:
         raise PushError(f"{redact(url)!r} is not a valid URL ({error})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -130,7 +130,8 @@ class GraphStore:
 
     def __init__(self, endpoint: str, update_endpoint: str, timeout: float,
                  auth: tuple[str, str] | None = None) -> None:
-        check_url(endpoint), check_url(update_endpoint)
+        for url in (endpoint, update_endpoint):
+            check_url(url)
         self.secrets = secrets_of(endpoint, auth) + secrets_of(update_endpoint, auth)
         self.endpoint, endpoint_auth = split_credentials(endpoint)
         self.update_endpoint, update_auth = split_credentials(update_endpoint)
