@@ -59,8 +59,8 @@ def main(conn: Connection) -> None:
     if limit:
         needed = heap_bytes() + HEADROOM
         if limit < needed:
-            conn.send(("failed", f"--max-memory {limit // 2**20} MB is too small: a SPARQL worker needs about "
-                                 f"{needed // 2**20} MB to open this store — give it more"))
+            conn.send(("failed", f"--max-memory {limit / 1e6:,.0f} MB is too small: a SPARQL worker needs about "
+                                 f"{needed / 1e6:,.0f} MB to open this store — give it more"))
             return
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     conn.send(("ready", notes))

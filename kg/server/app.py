@@ -81,6 +81,7 @@ class Site:
         self.pool = QueryPool(folder, timeout=limits.timeout, processes=limits.processes,
                               max_memory=limits.max_memory, queue_size=limits.queue,
                               prefixes={name: str(iri) for name, iri in PREFIXES.items()})
+        self.pool.launch()                  # the workers start while the menus are counted
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                  trim_blocks=True, lstrip_blocks=True)
         self.templates = Jinja2Templates(env=env)
@@ -89,7 +90,7 @@ class Site:
             self.oxigraph, "SELECT (COUNT(?p) AS ?n) WHERE { ?p a schema:Project }"))
         self.choices = facets.filter_choices(self.oxigraph)
         self.statistics: dict[str, int] = {"triples": int(counts.get("triples") or len(self.oxigraph))}
-        self.labels = {**pages.LABELS, "block": pages.block_names()}
+        self.labels = {**pages.LABELS, "block": {block: ja for block, ja, _ in facets.blocks(self.oxigraph)}}
         self.search_note: str | None = None
         self._warmed = threading.Event()
         self._lock = threading.Lock()

@@ -35,36 +35,67 @@ def count(store, query: str) -> int:
 
 
 def filter_choices(store) -> dict[str, list[dict[str, Any]]]:
-    """The options of the search page's filter menus, with project counts (values with no project left out)."""
-    from kg.normalize.concepts import ConceptSchemes
-    from kg.normalize.gazetteer import Gazetteer
+    """The options of the search page's filter menus, with project counts (values with no project left out).
 
+    Everything comes from the graph (region nodes, the concept schemes), so nothing else is loaded.
+    Blocks are listed north to south; concepts by project count, then by id.
+    """
     places = _places(store)
-    prefecture_names = {code: name for code, name in rows(store, """
+    prefecture_names = dict(rows(store, """
         SELECT ?code ?name WHERE { ?r tg:level "prefecture" ; dcterms:identifier ?code ; schema:name ?name
-                                   FILTER(LANG(?name) = "ja") }""")}
+                                   FILTER(LANG(?name) = "ja") }"""))
     by_prefecture = _grouped(store, "schema:areaServed",
                              ((iri, pref) for iri, (pref, _) in places.items() if pref))
     by_block = _grouped(store, "schema:areaServed", ((iri, block) for iri, (_, block) in places.items() if block))
     choices: dict[str, list[dict[str, Any]]] = {
         "prefecture": [{"value": code, "label": prefecture_names.get(code, code), "count": n}
                        for code, n in sorted(by_prefecture.items())],
-        "block": [{"value": b.id, "label": f"{b.name}（{b.name_en}）", "count": by_block.get(b.id, 0)}
-                  for b in Gazetteer.load().blocks()],
+        "block": [{"value": block, "label": f"{ja}（{en}）", "count": by_block.get(block, 0)}
+                  for block, ja, en in blocks(store)],
         "fiscal_year": [{"value": year, "label": f"{year}年度", "count": int(n)} for year, n in rows(store, """
             SELECT ?year (COUNT(?p) AS ?n) WHERE { ?p a schema:Project ; tg:fiscalYear ?year }
             GROUP BY ?year ORDER BY ?year""")],
     }
-    schemes = ConceptSchemes.load()
     for key, scheme, predicate in (("target_group", "target-group", "schema:audience"),
                                    ("theme", "theme", "dcterms:subject")):
-        concepts = schemes.concepts(scheme)
-        pairs = ((str(schemes.iri(scheme, c.id)), above) for c in concepts
-                 for above in (c.id, *schemes.ancestors(scheme, c.id)))
+        concepts = _concepts(store, scheme)
+        pairs = ((iri, above) for iri, (_, _, _, ancestors) in concepts.items() for above in ancestors)
         counts = _grouped(store, predicate, pairs)
-        options = [{"value": c.id, "label": f"{c.ja}（{c.en}）", "count": counts.get(c.id, 0)} for c in concepts]
-        choices[key] = sorted(options, key=lambda o: -o["count"])
+        options = [{"value": cid, "label": f"{ja}（{en}）", "count": counts.get(cid, 0)}
+                   for cid, ja, en, _ in concepts.values()]
+        choices[key] = sorted(options, key=lambda o: (-o["count"], o["value"]))
     return {key: [o for o in options if o["count"]] for key, options in choices.items()}
+
+
+def blocks(store) -> list[tuple[str, str, str]]:
+    """The regional blocks as (id, Japanese name, English name), north to south (by their first prefecture)."""
+    return [(block, ja, en) for block, ja, en, _ in rows(store, """
+        SELECT ?id ?ja ?en (MIN(?code) AS ?first) WHERE {
+          ?b a tg:RegionalBlock ; schema:identifier ?id ; schema:name ?ja , ?en
+          FILTER(LANG(?ja) = "ja" && LANG(?en) = "en")
+          OPTIONAL { ?pref schema:containedInPlace ?b ; dcterms:identifier ?code } }
+        GROUP BY ?id ?ja ?en ORDER BY ?first ?id""")]
+
+
+def _concepts(store, scheme: str) -> dict[str, tuple[str, str, str, tuple[str, ...]]]:
+    """The concepts of a scheme in the graph: IRI -> (id, ja label, en label, ids of itself and every broader)."""
+    base = f"{BASE}concept/{scheme}"
+    labels = {iri: (iri[len(base) + 1:], ja, en) for iri, ja, en in rows(store, f"""
+        SELECT ?c ?ja ?en WHERE {{ ?c skos:inScheme <{base}> ; skos:prefLabel ?ja , ?en
+                                   FILTER(LANG(?ja) = "ja" && LANG(?en) = "en") }}""")}
+    broader: dict[str, list[str]] = {}
+    for iri, up in rows(store, f"SELECT ?c ?up WHERE {{ ?c skos:inScheme <{base}> ; skos:broader ?up }}"):
+        broader.setdefault(iri, []).append(up)
+    out = {}
+    for iri, (cid, ja, en) in sorted(labels.items()):
+        seen, frontier = {iri}, [iri]
+        while frontier:
+            for up in broader.get(frontier.pop(), []):
+                if up not in seen and up in labels:
+                    seen.add(up)
+                    frontier.append(up)
+        out[iri] = (cid, ja, en, tuple(sorted(labels[i][0] for i in seen)))
+    return out
 
 
 def _places(store) -> dict[str, tuple[str | None, str | None]]:
@@ -103,4 +134,4 @@ def statistics(store) -> dict[str, int]:
             "classes": count(store, "SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?s a ?c }")}
 
 
-__all__ = ["filter_choices", "statistics", "rows", "count"]
+__all__ = ["filter_choices", "blocks", "statistics", "rows", "count"]

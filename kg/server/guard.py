@@ -21,20 +21,21 @@ from typing import Iterator
 UPDATE_KEYWORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"})
 LEAVING_KEYWORDS = frozenset({"SERVICE", "FROM"})
 
-# One token at a position. Each alternative is linear: its repeated parts match one character at a time
-# from disjoint sets, so a failed match never backtracks over what it read.
+# One token at a position. Each alternative is linear: its repeated parts match from disjoint sets, so a
+# failed match never backtracks over what it read. Strings are "unrolled loops" (a run of plain characters,
+# then escape + run, ...), so a long literal is read in runs rather than one alternation per character.
 _TOKEN = re.compile(r'''
     (?P<space>[\s\ufeff\u200b]+)
   | (?P<comment>\#[^\n]*)
   | (?P<block>/\*(?:[^*]|\*(?!/))*(?:\*/|\Z))
-  | (?P<string>"""|\'\'\'|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?)
+  | (?P<string>"""|\'\'\'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"?|'[^'\\\n]*(?:\\.[^'\\\n]*)*'?)
   | (?P<iri><[^<>"{}|^`\\\s]*>)
   | (?P<var>[?$]\w*)
   | (?P<word>[^\W\d]?[\w\-.]*:?[\w\-.]*)
   | (?P<other>.)
 ''', re.VERBOSE | re.DOTALL)
-_LONG_END = {'"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*(?:"""|\Z)', re.DOTALL),
-             "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*(?:'''|\Z)", re.DOTALL)}
+_LONG_END = {'"""': re.compile(r'[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*(?:"""|\Z)', re.DOTALL),
+             "'''": re.compile(r"[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*(?:'''|\Z)", re.DOTALL)}
 
 
 def tokens(text: str) -> Iterator[tuple[str, str]]:

@@ -70,12 +70,6 @@ class SearchForm:
         return min(max(int(self.top), 1), TOP_MAX)
 
 
-def block_names() -> dict[str, str]:
-    from kg.normalize.gazetteer import Gazetteer
-
-    return {b.id: b.name for b in Gazetteer.load().blocks()}
-
-
 def _with_views(site: "Site", results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "view": site.view(r["id"])} for r in results]
 

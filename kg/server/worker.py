@@ -38,7 +38,6 @@ from kg.server.answer import Job, Reply, refuse_update
 
 log = logging.getLogger("kg.server")
 STARTUP_SECONDS = 60.0      # a fresh worker only opens the database: seconds at most, even on a busy machine
-MB = 1024 * 1024
 
 __all__ = ["QueryPool", "Job", "Reply", "WorkerError", "refuse_update"]
 
@@ -121,11 +120,21 @@ class QueryPool:
         self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=processes, thread_name_prefix="sparql")
         self._slots: asyncio.Semaphore | None = None
+        self._launched: list[_Worker] = []
         self._waiting = 0
+        self._running = 0
+
+    def launch(self) -> None:
+        """Start the worker processes without waiting for them (they open the database meanwhile)."""
+        with self._lock:
+            missing = self.processes - len(self._all)
+        self._launched = [*self._launched, *(self._spawn() for _ in range(missing))]
 
     def start(self) -> None:
-        """Start the workers and wait until each has opened the database (on failure, stop them all)."""
-        workers = [self._spawn() for _ in range(self.processes)]
+        """Start the workers (unless ``launch`` did) and wait until each has opened the database
+        (on failure, stop them all)."""
+        self.launch()
+        workers, self._launched = self._launched, []
         try:
             for worker in workers:
                 worker.wait_ready(STARTUP_SECONDS)
@@ -133,7 +142,22 @@ class QueryPool:
         except BaseException:
             self.close()
             raise
-        self.notes = workers[0].notes
+        self.notes = workers[0].notes if workers else self.notes
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a worker now."""
+        return self._waiting
+
+    @property
+    def running(self) -> int:
+        """Requests holding a worker now (through ``answer``)."""
+        return self._running
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        with self._lock:
+            return sorted(w.process.pid for w in self._all)
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self.folder, self.max_memory, self.prefixes)
@@ -166,9 +190,11 @@ class QueryPool:
             return self._busy(f"no query process was free within {self.timeout:g} s")
         finally:
             self._waiting -= 1
+        self._running += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, job)
         finally:
+            self._running -= 1
             self._slots.release()
 
     def _busy(self, why: str) -> Reply:
@@ -208,7 +234,7 @@ class QueryPool:
 
     def over_memory(self) -> Reply:
         """The 503 for a query that needed more memory than a worker may use."""
-        limit = f"{self.max_memory / MB:,.0f} MB" if self.max_memory else "the limit"
+        limit = f"{self.max_memory / 1e6:,.0f} MB" if self.max_memory else "the limit"
         return Reply.text(503, f"query stopped: it needed more memory than the limit of {limit} per query process "
                                "— make it cheaper (fewer rows before ORDER BY, GROUP BY or DISTINCT; shorter "
                                "strings; a LIMIT) or run it locally with `tsunagari sparql`", **{"Retry-After": "1"})
