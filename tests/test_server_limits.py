@@ -352,3 +352,15 @@ def test_size_option_reads_units():
     with pytest.raises(Exception, match="is not a size"):
         size.convert("lots", None, None)
 
+
+
+def test_a_store_without_an_oxigraph_folder_is_served_from_a_temporary_one(store, tmp_path):
+    copy = tmp_path / "old-store"
+    shutil.copytree(store, copy)
+    shutil.rmtree(Tsunagari.open(copy).folder / "oxigraph")
+    app = create_app(Tsunagari.open(copy), timeout=10)
+    with serve_in_thread(app) as base:
+        count = sparql(base, COUNT)
+        temporary = app.state.site.pool.folder
+    assert count[0] == 200 and b'"77"' in count[2]
+    assert not (Tsunagari.open(copy).folder / "oxigraph").exists() and not temporary.exists()   # cleaned up

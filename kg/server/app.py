@@ -75,6 +75,12 @@ class Site:
         self.kg = kg
         self.limits = limits
         self.timeout, self.max_rows = limits.timeout, limits.max_rows
+        self.search_note: str | None = None
+        self._warmed = threading.Event()
+        self._lock = threading.Lock()
+        self._turtle: Path | None = None
+        self._ids: list[str] | None = None
+        self._started = False
         self._temporary: tempfile.TemporaryDirectory | None = None
         folder = self._oxigraph_folder()
         self.oxigraph = OxigraphEngine.open(folder).store
@@ -82,21 +88,19 @@ class Site:
                               max_memory=limits.max_memory, queue_size=limits.queue,
                               prefixes={name: str(iri) for name, iri in PREFIXES.items()})
         self.pool.launch()                  # the workers start while the menus are counted
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                 trim_blocks=True, lstrip_blocks=True)
-        self.templates = Jinja2Templates(env=env)
-        counts = kg.manifest.get("counts", {})
-        self.project_count = int(counts.get("projects") or facets.count(
-            self.oxigraph, "SELECT (COUNT(?p) AS ?n) WHERE { ?p a schema:Project }"))
-        self.choices = facets.filter_choices(self.oxigraph)
-        self.statistics: dict[str, int] = {"triples": int(counts.get("triples") or len(self.oxigraph))}
-        self.labels = {**pages.LABELS, "block": {block: ja for block, ja, _ in facets.blocks(self.oxigraph)}}
-        self.search_note: str | None = None
-        self._warmed = threading.Event()
-        self._lock = threading.Lock()
-        self._turtle: Path | None = None
-        self._ids: list[str] | None = None
-        self._started = False
+        try:
+            env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                                     trim_blocks=True, lstrip_blocks=True)
+            self.templates = Jinja2Templates(env=env)
+            counts = kg.manifest.get("counts", {})
+            self.project_count = int(counts.get("projects") or facets.count(
+                self.oxigraph, "SELECT (COUNT(?p) AS ?n) WHERE { ?p a schema:Project }"))
+            self.choices = facets.filter_choices(self.oxigraph)
+            self.statistics: dict[str, int] = {"triples": int(counts.get("triples") or len(self.oxigraph))}
+            self.labels = {**pages.LABELS, "block": {block: ja for block, ja, _ in facets.blocks(self.oxigraph)}}
+        except BaseException:
+            self.close()
+            raise
 
     def _oxigraph_folder(self) -> Path:
         """The generation's Oxigraph folder; a store built before every generation had one is loaded into a
