@@ -161,9 +161,9 @@ def flood(port: int, clients: int, seconds: float, paths: dict[str, str], rounds
         while not stop.is_set():
             start = time.perf_counter()
             try:
-                status, headers, body = get(port, slow)
+                status, _, body = get(port, slow)
             except OSError:
-                status, headers, body = 0, {}, b""
+                status, body = 0, b""
             kind = ("200" if status == 200 else "busy" if status == 503 and b"busy" in body
                     else "time limit" if status == 503 and b"time limit" in body else "other")
             with lock:

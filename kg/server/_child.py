@@ -31,10 +31,13 @@ def leave_the_network() -> str | None:
 
 def heap_bytes() -> int:
     """This process's data segment (heap and private writable mappings) as the kernel counts it for RLIMIT_DATA."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmData:"):
-                return int(line.split()[1]) * 1024
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:      # no /proc (not Linux): no estimate
+        pass
     return 0
 
 

@@ -57,8 +57,8 @@ def choose(offers: dict[str, tuple[str, tuple[str, ...]]], accept: str | None, f
         for key, (_, names) in offers.items():
             if wanted in names:
                 return key
-        names = ", ".join(offers)
-        raise NotAcceptable(f"format={fmt!r} does not apply to {what} queries — use one of: {names}", 400)
+        known = ", ".join(offers)
+        raise NotAcceptable(f"format={fmt!r} does not apply to {what} queries — use one of: {known}", 400)
     ranges = parse_accept(accept or "*/*")
     best: tuple[float, int, int] | None = None
     chosen = None
@@ -303,7 +303,8 @@ def _serialize(key: str, triples: Sequence[Any], prefixes: dict[str, str] | None
     import pyoxigraph
 
     fmt = getattr(pyoxigraph.RdfFormat, OXIGRAPH_NAMES[key])
-    return pyoxigraph.serialize(triples, format=fmt, prefixes=prefixes if key in ("turtle", "xml") else None)
+    return pyoxigraph.serialize(triples, format=fmt,
+                                prefixes=prefixes if key in ("turtle", "xml") else None) or b""
 
 
 def media_type(offers: dict[str, tuple[str, tuple[str, ...]]], key: str) -> str:

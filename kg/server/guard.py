@@ -43,6 +43,7 @@ def tokens(text: str) -> Iterator[tuple[str, str]]:
     position, end = 0, len(text)
     while position < end:
         match = _TOKEN.match(text, position)
+        assert match is not None                # the last alternative takes any one character
         kind = match.lastgroup or "other"
         value = match.group(0)
         if not value:                       # the empty word alternative: take one character
@@ -50,6 +51,7 @@ def tokens(text: str) -> Iterator[tuple[str, str]]:
         position += len(value)
         if kind == "string" and value in _LONG_END:
             rest = _LONG_END[value].match(text, position)
+            assert rest is not None             # it may match up to the end of the text
             position = rest.end()
             value += rest.group(0)
         if kind not in ("space", "comment", "block"):

@@ -127,10 +127,11 @@ async def not_found(request: Request, exc: Exception):
     return site.render(request, "not_found.html", {"message": message, "suggestions": [], "asked": ""}, 404)
 
 
-async def http_error(request: Request, exc: HTTPException):
+async def http_error(request: Request, exc: Exception):
     site: Site = request.app.state.site
-    return site.render(request, "error.html", {"status": exc.status_code, "message": exc.detail},
-                       exc.status_code)
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    return site.render(request, "error.html", {"status": status, "message": detail}, status)
 
 
 async def server_error(request: Request, exc: Exception):
