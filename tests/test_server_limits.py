@@ -151,6 +151,7 @@ def test_a_select_answer_is_cut_at_the_byte_limit_and_stays_whole(url, fmt):
     assert "x-sparql-maxbytes" not in headers and table_rows(fmt, body) == 77
 
 
+@pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")   # rdflib's JSON-LD parser
 @pytest.mark.parametrize("fmt, parse_as", [("turtle", "turtle"), ("nt", "nt"), ("json-ld", "json-ld"),
                                            ("xml", "xml")])
 def test_a_graph_answer_is_cut_at_the_byte_limit_and_parses(url, fmt, parse_as):
