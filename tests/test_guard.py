@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from kg.server.guard import first_update_keyword, tokens, update_keyword_anywhere
+from kg.server.guard import first_update_keyword, leaving_keyword, tokens, update_keyword_anywhere
 
 LONG = 200_000
 
@@ -43,3 +43,17 @@ def test_tokens_keep_strings_iris_and_words_whole():
     assert found == [("word", "PREFIX"), ("word", "ex:"), ("iri", "<http://e/>"), ("word", "SELECT"),
                      ("var", "?x"), ("other", "{"), ("var", "?x"), ("word", "ex:name"), ("string", '"a b"'),
                      ("other", "}")]
+
+
+@pytest.mark.parametrize("text, keyword", [
+    ("SELECT * { SERVICE <http://e/sparql> { ?s ?p ?o } }", "SERVICE"),
+    ("SELECT * { ?s ?p ?o .SERVICE <http://e/sparql> { ?s ?p ?o } }", "SERVICE"),      # glued to the dot
+    ("SELECT * { ?s ?p 1.service silent <http://e/> { } }", "SERVICE"),
+    ("SELECT * FROM <http://e/g> { ?s ?p ?o }", "FROM"),
+    ("select * from named <http://e/g> { graph ?g { ?s ?p ?o } }", "FROM"),
+    ('SELECT * { ?s ex:service "SERVICE" ; <http://e/FROM> ?from } # SERVICE', None),
+    ("SELECT ?service { ?s schema:Service ?o . ?o ex:from ?x }", None),
+    (" " * LONG + 'SELECT * { ?s ?p "' + "x" * LONG + '" }', None),
+])
+def test_leaving_keyword(text, keyword):
+    assert leaving_keyword(text) == keyword

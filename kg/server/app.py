@@ -1,4 +1,11 @@
-"""The web application: one ``Site`` (the opened store, the query workers, the templates) and its routes.
+"""The web application: one ``Site`` (the opened store, its Oxigraph database, the query workers, the
+templates) and its routes.
+
+Nothing here parses the graph into Python: SPARQL runs in worker processes on the store's Oxigraph
+database, the filter menus and VoID statistics are counted by Oxigraph, ``/dump.nt`` is the store's
+``graph.nt`` as it is and ``/dump.ttl`` is written once by Oxigraph. Pages ask the store for the few
+projects they show (``kg.project``, ``kg.projects``, ``kg.search``, ``kg.similar``), so starting costs
+about the same at 77 and at 100,000 projects.
 
     >>> from kg import Tsunagari
     >>> from kg.server import create_app
@@ -7,12 +14,15 @@
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import difflib
 import logging
+import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +32,9 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from kg.server import pages, protocol
+from kg.errors import KgError, NotFound
+from kg.server import facets, pages, protocol
+from kg.server.pages import Unavailable
 from kg.server.worker import QueryPool
 
 if TYPE_CHECKING:
@@ -30,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kg.server")
 TEMPLATES = Path(__file__).parent / "templates"
+WARM_SECONDS = 300.0        # how long a search waits for the model still loading at startup
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -38,65 +51,182 @@ SECURITY_HEADERS = [
 ]
 
 
-class Site:
-    """Everything the routes share: the store, query workers, templates, filter choices. One per app."""
+@dataclass(frozen=True)
+class Limits:
+    """The bounds of the SPARQL endpoint (see ``create_app``)."""
 
-    def __init__(self, kg: "Tsunagari", *, timeout: float, max_rows: int, processes: int) -> None:
+    timeout: float = 10.0
+    max_rows: int = 10_000
+    max_bytes: int | None = 20_000_000
+    max_memory: int | None = 1024 * 1024 * 1024
+    processes: int = 2
+    queue: int = 16
+
+
+class Site:
+    """Everything the routes share: the store, its Oxigraph database, query workers, templates, menus."""
+
+    def __init__(self, kg: "Tsunagari", limits: Limits) -> None:
         import jinja2
 
+        from kg.engines import OxigraphEngine
+        from kg.vocab import PREFIXES
+
         self.kg = kg
-        self.timeout = timeout
-        self.max_rows = max_rows
-        self.ntriples: bytes = kg.graph.serialize(format="nt", encoding="utf-8")
-        self.pool = QueryPool(self.ntriples, timeout=timeout, processes=processes)
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                 trim_blocks=True, lstrip_blocks=True)
-        self.templates = Jinja2Templates(env=env)
-        self.by_id = {p["id"]: p for p in kg.projects()}
-        self.choices = pages.filter_choices(kg)
-        self.statistics = _statistics(kg.graph)
-        self.labels = {**pages.LABELS, "block": pages.block_names()}
+        self.limits = limits
+        self.timeout, self.max_rows = limits.timeout, limits.max_rows
         self.search_note: str | None = None
-        self._dump: bytes | None = None
+        self._warmed = threading.Event()
         self._lock = threading.Lock()
+        self._turtle: Path | None = None
+        self._ids: list[str] | None = None
+        self._started = False
+        self._temporary: tempfile.TemporaryDirectory | None = None
+        folder = self._oxigraph_folder()
+        self.oxigraph = OxigraphEngine.open(folder).store
+        self.pool = QueryPool(folder, timeout=limits.timeout, processes=limits.processes,
+                              max_memory=limits.max_memory, queue_size=limits.queue,
+                              prefixes={name: str(iri) for name, iri in PREFIXES.items()})
+        self.pool.launch()                  # the workers start while the menus are counted
+        try:
+            env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                                     trim_blocks=True, lstrip_blocks=True)
+            self.templates = Jinja2Templates(env=env)
+            counts = kg.manifest.get("counts", {})
+            self.project_count = int(counts.get("projects") or facets.count(
+                self.oxigraph, "SELECT (COUNT(?p) AS ?n) WHERE { ?p a schema:Project }"))
+            self.choices = facets.filter_choices(self.oxigraph)
+            self.statistics: dict[str, int] = {"triples": int(counts.get("triples") or len(self.oxigraph))}
+            self.labels = {**pages.LABELS, "block": {block: ja for block, ja, _ in facets.blocks(self.oxigraph)}}
+        except BaseException:
+            self.close()
+            raise
+
+    def _oxigraph_folder(self) -> Path:
+        """The generation's Oxigraph folder; a store built before every generation had one is loaded into a
+        temporary folder once (slower to start, same answers)."""
+        from kg.engines import OXIGRAPH_FOLDER, load_oxigraph
+
+        folder = self.kg.folder / OXIGRAPH_FOLDER
+        if folder.is_dir():
+            return folder
+        log.warning("%s has no Oxigraph database: loading graph.nt into a temporary one "
+                    "(rebuild the store with `tsunagari build` to skip this)", self.kg.folder)
+        self._temporary = tempfile.TemporaryDirectory(prefix="tsunagari-serve-")
+        folder = Path(self._temporary.name) / OXIGRAPH_FOLDER
+        load_oxigraph(self.kg.store.path("graph.nt"), folder)
+        return folder
 
     def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200):
         base = {"site": self, "choices": self.choices, "labels": self.labels}
         return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
-    def dump_turtle(self) -> bytes:
-        with self._lock:
-            if self._dump is None:
-                self._dump = self.kg.graph.serialize(format="turtle", encoding="utf-8")
-            return self._dump
+    # -- the store, for pages ---------------------------------------------------------------------
+    def view(self, project_id: str) -> dict[str, Any] | None:
+        """A project's view, or None if the store has no such project."""
+        try:
+            return self.kg.project(project_id)
+        except NotFound:
+            return None
+
+    def search(self, text: str, **options: Any) -> list[dict[str, Any]]:
+        """``kg.search``, waiting for the model if it is still loading; Unavailable if it cannot load."""
+        self._warmed.wait(WARM_SECONDS)
+        if self.search_note:
+            raise Unavailable(self.search_note)
+        return self._model_call(self.kg.search, text, **options)
+
+    def similar(self, project_id: str, **options: Any) -> list[dict[str, Any]]:
+        """``kg.similar`` (stored vectors only); Unavailable if the vectors cannot be read."""
+        return self._model_call(self.kg.similar, project_id, **options)
+
+    @staticmethod
+    def _model_call(call: Callable[..., Any], *args: Any, **options: Any) -> Any:
+        try:
+            return call(*args, **options)
+        except KgError:
+            raise
+        except Exception as error:
+            # The vectors and the model are read by the `embeddings` package, whose errors (and torch's)
+            # are not KgErrors: at this seam any of them means "search is unavailable", never a 500.
+            log.exception("search failed")
+            raise Unavailable(f"search is unavailable: {error}") from None
 
     def suggest(self, text: str, n: int = 5) -> list[dict[str, Any]]:
         """Projects whose id is close to ``text`` or whose title contains it (for the 404 page)."""
-        ids = difflib.get_close_matches(text, list(self.by_id), n=n, cutoff=0.5)
-        if len(ids) < n and len(text.strip()) > 1:
-            ids += [pid for pid, p in self.by_id.items() if text.strip() in p["title"] and pid not in ids]
-        return [self.by_id[pid] for pid in ids[:n]]
+        ids = self._project_ids()
+        around = bisect.bisect_left(ids, text)
+        nearby = ids if len(ids) <= 5_000 else ids[max(0, around - 200):around + 200]
+        found = difflib.get_close_matches(text, nearby, n=n, cutoff=0.5)
+        words = text.strip()
+        if len(found) < n and 1 < len(words) <= 100:
+            found += [pid for (pid,) in facets.rows(self.oxigraph, f"""
+                SELECT ?id WHERE {{ ?p a schema:Project ; schema:identifier ?id ; schema:name ?title
+                                    FILTER(CONTAINS(?title, {_string(words)})) }} ORDER BY ?id LIMIT {n}""")
+                      if pid not in found]
+        views = (self.view(pid) for pid in found[:n])
+        return [v for v in views if v is not None]
 
+    def _project_ids(self) -> list[str]:
+        with self._lock:
+            if self._ids is None:
+                self._ids = sorted(pid for (pid,) in facets.rows(
+                    self.oxigraph, "SELECT ?id WHERE { ?p a schema:Project ; schema:identifier ?id }"))
+            return self._ids
+
+    def dump_turtle(self) -> Path:
+        """The graph in Turtle, written by Oxigraph into a temporary file on first use."""
+        import pyoxigraph
+
+        from kg.vocab import PREFIXES
+
+        with self._lock:
+            if self._turtle is None:
+                if self._temporary is None:
+                    self._temporary = tempfile.TemporaryDirectory(prefix="tsunagari-serve-")
+                path = Path(self._temporary.name) / "dump.ttl"
+                with open(path, "wb") as out:
+                    self.oxigraph.dump(out, format=pyoxigraph.RdfFormat.TURTLE, from_graph=pyoxigraph.DefaultGraph(),
+                                       prefixes={name: str(iri) for name, iri in PREFIXES.items()})
+                self._turtle = path
+            return self._turtle
+
+    # -- lifetime ---------------------------------------------------------------------------------
     def warm(self) -> None:
-        """Start the query workers and load the search model once, before the first request."""
-        from kg.errors import KgError
-
+        """Start the query workers (the server answers once they are up); load the model and count the
+        VoID statistics in the background, so a slow model delays only the first search. Runs once."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
         self.pool.start()
+        for note in self.pool.notes:
+            log.warning(note)
+        threading.Thread(target=self._warm_in_background, name="warm", daemon=True).start()
+
+    def _warm_in_background(self) -> None:
         try:
-            self.kg.search("居場所", top=1)
+            self._model_call(self.kg.search, "居場所", top=1)
         except KgError as error:
             self.search_note = str(error)
             log.warning("search is unavailable: %s", error)
+        finally:
+            self._warmed.set()
+        try:
+            self.statistics = {**self.statistics, **facets.statistics(self.oxigraph)}
+        except (OSError, ValueError) as error:
+            log.warning("VoID statistics are unavailable: %s", error)
 
     def close(self) -> None:
         self.pool.close()
+        if self._temporary is not None:
+            self._temporary.cleanup()
 
 
-def _statistics(graph) -> dict[str, int]:
-    from rdflib import RDF
-
-    return {"triples": len(graph), "distinctSubjects": len(set(graph.subjects())),
-            "properties": len(set(graph.predicates())), "classes": len(set(graph.objects(None, RDF.type)))}
+def _string(text: str) -> str:
+    """A SPARQL string literal holding ``text`` exactly."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
 
 
 class SecurityHeaders:
@@ -117,19 +247,34 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(kg: "Tsunagari", *, timeout: float = 10.0, max_rows: int = 10_000, processes: int = 2) -> Starlette:
+class _App(Starlette):
+    """Starlette with the security headers outside every other layer, so error pages (500 included) carry them."""
+
+    def build_middleware_stack(self):
+        return SecurityHeaders(super().build_middleware_stack())
+
+
+def create_app(kg: "Tsunagari", *, timeout: float = 10.0, max_rows: int = 10_000, processes: int = 2,
+               max_bytes: int | None = 20_000_000, max_memory: int | None = 1024 ** 3, queue: int = 16) -> Starlette:
     """The ASGI app for one opened store: search pages, project pages and the SPARQL endpoint.
 
     Args:
         kg: an opened store (``Tsunagari.open(path)``).
-        timeout: seconds a SPARQL query may run before its worker process is killed (503).
+        timeout: seconds a SPARQL query may run before its worker process is killed (503), and seconds
+            a request may wait for a free worker.
         max_rows: most rows (or triples) in a SPARQL answer; beyond, the answer is cut and says so
             in the ``X-SPARQL-MaxRows`` header.
-        processes: SPARQL worker processes, each holding a copy of the graph.
+        processes: SPARQL worker processes (each opens the store's Oxigraph database read-only).
+        max_bytes: most bytes in a SPARQL answer (None: no limit); beyond, the answer is cut before the
+            row that would pass it and says so in the ``X-SPARQL-MaxBytes`` header.
+        max_memory: bytes of memory each worker may use (None: no limit); a query that needs more is
+            stopped (503) and its worker replaced.
+        queue: SPARQL requests that may wait for a worker; more get 503 "busy" with Retry-After at once.
     Returns:
         A Starlette application; serve it with uvicorn. Its lifespan starts and stops the workers.
     """
-    site = Site(kg, timeout=timeout, max_rows=max_rows, processes=processes)
+    site = Site(kg, Limits(timeout=timeout, max_rows=max_rows, max_bytes=max_bytes, max_memory=max_memory,
+                           processes=processes, queue=queue))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -149,11 +294,10 @@ def create_app(kg: "Tsunagari", *, timeout: float = 10.0, max_rows: int = 10_000
         Route("/dump.nt", protocol.dump_ntriples, name="dump_nt"),
     ]
     middleware = [
-        Middleware(SecurityHeaders),
         Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
-                   allow_headers=["Accept", "Content-Type"], expose_headers=["X-SPARQL-MaxRows"]),
+                   allow_headers=["Accept", "Content-Type"], expose_headers=["X-SPARQL-MaxRows", "X-SPARQL-MaxBytes"]),
     ]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                    exception_handlers={404: pages.not_found, 405: pages.http_error, 500: pages.server_error})
+    app = _App(routes=routes, middleware=middleware, lifespan=lifespan,
+               exception_handlers={404: pages.not_found, 405: pages.http_error, 500: pages.server_error})
     app.state.site = site
     return app

@@ -5,12 +5,32 @@ that kg.cli can import this module at its end without an import cycle.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
 
 from kg.api import DEFAULT_STORE
 from kg.errors import KgError
+
+
+class Size(click.ParamType):
+    """A size in bytes written as 500000, 20MB, 1.5GB or 512MiB (0 or "none": no limit)."""
+
+    name = "size"
+    UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3,
+             "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+
+    def convert(self, value, param, ctx) -> int | None:
+        if value is None or isinstance(value, int):
+            return value or None
+        text = str(value).strip().lower().replace(" ", "")
+        found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([a-z]*)", text)
+        if text == "none" or (found and float(found.group(1)) == 0):
+            return None
+        if not found or found.group(2) not in self.UNITS:
+            self.fail(f"{value!r} is not a size — write e.g. 20MB, 1GB or 512MiB (0: no limit)", param, ctx)
+        return int(float(found.group(1)) * self.UNITS[found.group(2)])
 
 
 @click.command()
@@ -23,9 +43,16 @@ from kg.errors import KgError
               help="Seconds a SPARQL query may run; then it is stopped (503) and its process replaced.")
 @click.option("--max-rows", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Most rows (or triples) in a SPARQL answer; a cut answer has the X-SPARQL-MaxRows header.")
+@click.option("--max-bytes", type=Size(), default="20MB", show_default=True,
+              help="Most bytes in a SPARQL answer; a cut answer has the X-SPARQL-MaxBytes header (0: no limit).")
+@click.option("--max-memory", type=Size(), default="1GiB", show_default=True,
+              help="Memory each SPARQL worker may use; a query needing more gets 503 and its worker is "
+                   "replaced (0: no limit).")
 @click.option("--processes", type=click.IntRange(1, 32), default=2, show_default=True,
-              help="SPARQL worker processes (each holds a copy of the graph).")
-def serve(store, host, port, timeout, max_rows, processes) -> None:
+              help="SPARQL worker processes (queries running at once; each opens the store read-only).")
+@click.option("--queue", type=click.IntRange(0, 10_000), default=16, show_default=True,
+              help="SPARQL requests that may wait for a worker; more get 503 'busy' with Retry-After at once.")
+def serve(store, host, port, timeout, max_rows, max_bytes, max_memory, processes, queue) -> None:
     """Serve the search pages and a read-only SPARQL endpoint (/sparql) over HTTP."""
     try:
         import uvicorn
@@ -35,7 +62,9 @@ def serve(store, host, port, timeout, max_rows, processes) -> None:
     except ImportError as error:
         raise click.ClickException(f"{error} — install the server dependencies: pip install -e .") from None
     try:
-        app = create_app(Tsunagari.open(store), timeout=timeout, max_rows=max_rows, processes=processes)
+        app = create_app(Tsunagari.open(store), timeout=timeout, max_rows=max_rows, processes=processes,
+                         max_bytes=max_bytes, max_memory=max_memory, queue=queue)
+        app.state.site.warm()            # start the workers here, so a failure is one clear line
     except KgError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"serving {store} on http://{host}:{port}/ (SPARQL at /sparql); Ctrl-C stops", err=True)

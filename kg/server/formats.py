@@ -1,18 +1,17 @@
 """Result formats of the SPARQL endpoint: content negotiation and serialisers (pure functions).
 
-SELECT and ASK results are written here (JSON, XML, CSV, TSV as in the W3C SPARQL 1.1 result
-formats); CONSTRUCT and DESCRIBE graphs go through rdflib's serialisers.
+SELECT and ASK results are written here, row by row (JSON, XML, CSV, TSV as in the W3C SPARQL 1.1
+result formats), so an answer can stop at a byte limit and still be a whole document; CONSTRUCT and
+DESCRIBE graphs go through pyoxigraph's serialisers. Terms are pyoxigraph's (NamedNode, BlankNode,
+Literal, and RDF 1.2 Triple terms), told apart by class name so this module imports no RDF library.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 from xml.sax.saxutils import escape, quoteattr
-
-from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import XSD
 
 # format key -> (media type sent, media types and `format=` names it answers to)
 TABLE_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -33,7 +32,9 @@ GRAPH_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "xml": ("application/rdf+xml", ("application/rdf+xml", "application/xml", "text/xml", "rdf+xml", "rdfxml",
                                     "xml")),
 }
-RDFLIB_NAMES = {"turtle": "turtle", "json-ld": "json-ld", "nt": "nt", "xml": "xml"}
+OXIGRAPH_NAMES = {"turtle": "TURTLE", "json-ld": "JSON_LD", "nt": "N_TRIPLES", "xml": "RDF_XML"}
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
 
 class NotAcceptable(ValueError):
@@ -56,8 +57,8 @@ def choose(offers: dict[str, tuple[str, tuple[str, ...]]], accept: str | None, f
         for key, (_, names) in offers.items():
             if wanted in names:
                 return key
-        names = ", ".join(offers)
-        raise NotAcceptable(f"format={fmt!r} does not apply to {what} queries — use one of: {names}", 400)
+        known = ", ".join(offers)
+        raise NotAcceptable(f"format={fmt!r} does not apply to {what} queries — use one of: {known}", 400)
     ranges = parse_accept(accept or "*/*")
     best: tuple[float, int, int] | None = None
     chosen = None
@@ -111,12 +112,39 @@ def _quality(media: str, ranges: list[tuple[str, float]], wildcards: bool) -> tu
 
 # -- SELECT / ASK -----------------------------------------------------------------------------------
 
-Row = Sequence[object | None]
+Row = Sequence[Any]
 
 
-def write_table(key: str, columns: Sequence[str], rows: Iterable[Row]) -> bytes:
-    """SELECT results in one of TABLE_FORMATS."""
-    return {"json": _json, "xml": _xml, "csv": _csv, "tsv": _tsv}[key](list(columns), rows)
+class Table:
+    """One result format for SELECT: its head, one row, its tail (text), so rows can be written one by one."""
+
+    def __init__(self, head: Callable[[list[str]], str], row: Callable[[list[str], Row, bool], str],
+                 tail: str) -> None:
+        self.head, self.row, self.tail = head, row, tail
+
+
+def write_table(key: str, columns: Sequence[str], rows: Iterable[Row], max_bytes: int | None = None
+                ) -> tuple[bytes, bool]:
+    """SELECT results in one of TABLE_FORMATS; stops before the row that would pass ``max_bytes``.
+
+    Returns the document (always complete: head, the rows that fit, tail) and whether rows were left out.
+
+    >>> write_table("csv", ["n"], [])
+    (b'n\\r\\n', False)
+    """
+    table = TABLES[key]
+    columns = list(columns)
+    head, tail = table.head(columns).encode("utf-8"), table.tail.encode("utf-8")
+    parts, size = [head], len(head) + len(tail)
+    for number, row in enumerate(rows):
+        chunk = table.row(columns, row, number == 0).encode("utf-8")
+        if max_bytes is not None and size + len(chunk) > max_bytes:
+            parts.append(tail)
+            return b"".join(parts), True
+        parts.append(chunk)
+        size += len(chunk)
+    parts.append(tail)
+    return b"".join(parts), False
 
 
 def write_boolean(key: str, value: bool) -> bytes:
@@ -130,51 +158,63 @@ def write_boolean(key: str, value: bool) -> bytes:
     return (f"_askResult\r\n{text}\r\n" if key == "csv" else f"?_askResult\n{text}\n").encode()
 
 
-def _json(columns: list[str], rows: Iterable[Row]) -> bytes:
-    bindings = [{c: _json_term(v) for c, v in zip(columns, row) if v is not None} for row in rows]
-    doc = {"head": {"vars": columns}, "results": {"bindings": bindings}}
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def _kind(term: Any) -> str:
+    return type(term).__name__
 
 
-def _json_term(term) -> dict[str, str]:
-    if isinstance(term, URIRef):
-        return {"type": "uri", "value": str(term)}
-    if isinstance(term, BNode):
-        return {"type": "bnode", "value": str(term)}
-    if isinstance(term, Literal):
-        out = {"type": "literal", "value": str(term)}
-        if term.language:
-            out["xml:lang"] = term.language
-        elif term.datatype and term.datatype != XSD.string:
-            out["datatype"] = str(term.datatype)
-        return out
-    return {"type": "literal", "value": str(term)}
+def _json_term(term: Any) -> dict[str, Any]:
+    kind = _kind(term)
+    if kind == "NamedNode":
+        return {"type": "uri", "value": term.value}
+    if kind == "BlankNode":
+        return {"type": "bnode", "value": term.value}
+    if kind == "Triple":
+        return {"type": "triple", "value": {"subject": _json_term(term.subject),
+                                            "predicate": _json_term(term.predicate),
+                                            "object": _json_term(term.object)}}
+    out = {"type": "literal", "value": term.value}
+    if term.language:
+        out["xml:lang"] = term.language
+    elif term.datatype.value != XSD_STRING:
+        out["datatype"] = term.datatype.value
+    return out
 
 
-def _xml(columns: list[str], rows: Iterable[Row]) -> bytes:
-    out = ['<?xml version="1.0" encoding="utf-8"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">\n<head>']
-    out += [f"<variable name={quoteattr(c)}/>" for c in columns]
-    out.append("</head>\n<results>\n")
-    for row in rows:
-        out.append("<result>")
-        for column, term in zip(columns, row):
-            if term is not None:
-                out.append(f"<binding name={quoteattr(column)}>{_xml_term(term)}</binding>")
-        out.append("</result>\n")
-    out.append("</results>\n</sparql>\n")
-    return "".join(out).encode("utf-8")
+def _json_row(columns: list[str], row: Row, first: bool) -> str:
+    binding = {c: _json_term(v) for c, v in zip(columns, row) if v is not None}
+    return ("" if first else ",") + json.dumps(binding, ensure_ascii=False, separators=(",", ":"))
 
 
-def _xml_term(term) -> str:
-    value = escape(_xml_safe(str(term)))
-    if isinstance(term, URIRef):
-        return f"<uri>{value}</uri>"
-    if isinstance(term, BNode):
-        return f"<bnode>{value}</bnode>"
-    if isinstance(term, Literal) and term.language:
+def _json_head(columns: list[str]) -> str:
+    return '{"head":{"vars":' + json.dumps(columns, ensure_ascii=False, separators=(",", ":")) + '},"results":{"bindings":['
+
+
+def _xml_head(columns: list[str]) -> str:
+    variables = "".join(f"<variable name={quoteattr(c)}/>" for c in columns)
+    return ('<?xml version="1.0" encoding="utf-8"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">\n'
+            f"<head>{variables}</head>\n<results>\n")
+
+
+def _xml_row(columns: list[str], row: Row, first: bool) -> str:
+    cells = "".join(f"<binding name={quoteattr(c)}>{_xml_term(v)}</binding>"
+                    for c, v in zip(columns, row) if v is not None)
+    return f"<result>{cells}</result>\n"
+
+
+def _xml_term(term: Any) -> str:
+    kind = _kind(term)
+    if kind == "NamedNode":
+        return f"<uri>{escape(_xml_safe(term.value))}</uri>"
+    if kind == "BlankNode":
+        return f"<bnode>{escape(_xml_safe(term.value))}</bnode>"
+    if kind == "Triple":
+        return (f"<triple><subject>{_xml_term(term.subject)}</subject><predicate>{_xml_term(term.predicate)}"
+                f"</predicate><object>{_xml_term(term.object)}</object></triple>")
+    value = escape(_xml_safe(term.value))
+    if term.language:
         return f"<literal xml:lang={quoteattr(term.language)}>{value}</literal>"
-    if isinstance(term, Literal) and term.datatype and term.datatype != XSD.string:
-        return f"<literal datatype={quoteattr(str(term.datatype))}>{value}</literal>"
+    if term.datatype.value != XSD_STRING:
+        return f"<literal datatype={quoteattr(term.datatype.value)}>{value}</literal>"
     return f"<literal>{value}</literal>"
 
 
@@ -183,42 +223,88 @@ def _xml_safe(text: str) -> str:
     return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
 
 
-def _csv(columns: list[str], rows: Iterable[Row]) -> bytes:
+def _csv_line(values: list[str]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if v is None else (f"_:{v}" if isinstance(v, BNode) else str(v)) for v in row])
-    return out.getvalue().encode("utf-8")
+    csv.writer(out, lineterminator="\r\n").writerow(values)
+    return out.getvalue()
 
 
-def _tsv(columns: list[str], rows: Iterable[Row]) -> bytes:
-    lines = ["\t".join(f"?{c}" for c in columns)]
-    lines += ["\t".join("" if v is None else _turtle_term(v) for v in row) for row in rows]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+def _csv_value(term: Any) -> str:
+    kind = _kind(term)
+    if term is None:
+        return ""
+    if kind == "BlankNode":
+        return f"_:{term.value}"
+    if kind == "Triple":
+        return _turtle_term(term)
+    return term.value
 
 
-def _turtle_term(term) -> str:
+def _tsv_head(columns: list[str]) -> str:
+    return "\t".join(f"?{c}" for c in columns) + "\n"
+
+
+def _tsv_row(columns: list[str], row: Row, first: bool) -> str:
+    return "\t".join("" if v is None else _turtle_term(v) for v in row) + "\n"
+
+
+def _turtle_term(term: Any) -> str:
     """A term as the TSV format wants it: in Turtle syntax, on one line."""
-    if isinstance(term, URIRef):
-        return f"<{term}>"
-    if isinstance(term, BNode):
-        return f"_:{term}"
-    text = str(term)
-    quoted = '"' + (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    kind = _kind(term)
+    if kind == "NamedNode":
+        return f"<{term.value}>"
+    if kind == "BlankNode":
+        return f"_:{term.value}"
+    if kind == "Triple":
+        return f"<<( {_turtle_term(term.subject)} {_turtle_term(term.predicate)} {_turtle_term(term.object)} )>>"
+    quoted = '"' + (term.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
                     .replace("\r", "\\r").replace("\t", "\\t")) + '"'
-    if isinstance(term, Literal) and term.language:
+    if term.language:
         return f"{quoted}@{term.language}"
-    if isinstance(term, Literal) and term.datatype and term.datatype != XSD.string:
-        return f"{quoted}^^<{term.datatype}>"
+    if term.datatype.value != XSD_STRING:
+        return f"{quoted}^^<{term.datatype.value}>"
     return quoted
+
+
+TABLES = {
+    "json": Table(_json_head, _json_row, "]}}"),
+    "xml": Table(_xml_head, _xml_row, "</results>\n</sparql>\n"),
+    "csv": Table(lambda columns: _csv_line(columns),
+                 lambda columns, row, first: _csv_line([_csv_value(v) for v in row]), ""),
+    "tsv": Table(_tsv_head, _tsv_row, ""),
+}
 
 
 # -- CONSTRUCT / DESCRIBE ---------------------------------------------------------------------------
 
-def write_graph(key: str, graph: Graph) -> bytes:
-    """A graph in one of GRAPH_FORMATS."""
-    return graph.serialize(format=RDFLIB_NAMES[key], encoding="utf-8")
+def write_graph(key: str, triples: Sequence[Any], prefixes: dict[str, str] | None = None,
+                max_bytes: int | None = None) -> tuple[bytes, bool]:
+    """Triples (pyoxigraph ``Triple``) in one of GRAPH_FORMATS, as many as fit in ``max_bytes``.
+
+    Returns the document and whether triples were left out. The cut keeps a prefix of ``triples``;
+    its length is found by halving, since a graph format's size is not the sum of its triples' sizes.
+    """
+    body = _serialize(key, triples, prefixes)
+    if max_bytes is None or len(body) <= max_bytes:
+        return body, False
+    fits, too_many = 0, len(triples)
+    best = _serialize(key, [], prefixes)
+    while too_many - fits > 1:
+        middle = (fits + too_many) // 2
+        attempt = _serialize(key, triples[:middle], prefixes)
+        if len(attempt) <= max_bytes:
+            fits, best = middle, attempt
+        else:
+            too_many = middle
+    return best, True
+
+
+def _serialize(key: str, triples: Sequence[Any], prefixes: dict[str, str] | None) -> bytes:
+    import pyoxigraph
+
+    fmt = getattr(pyoxigraph.RdfFormat, OXIGRAPH_NAMES[key])
+    return pyoxigraph.serialize(triples, format=fmt,
+                                prefixes=prefixes if key in ("turtle", "xml") else None) or b""
 
 
 def media_type(offers: dict[str, tuple[str, tuple[str, ...]]], key: str) -> str:

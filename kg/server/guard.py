@@ -1,7 +1,8 @@
-"""Tell a SPARQL Update from a query in one linear pass over the text (no backtracking regex, no parser).
+"""Tell a SPARQL Update from a query, and spot SERVICE and FROM, in linear passes (no backtracking regex).
 
 The endpoint is read-only: an update must get 403 however it is written — after a long PREFIX block,
 thousands of spaces or comments, a byte-order mark, a C-style comment, or behind a query and a ``;``.
+It never fetches: a query naming ``SERVICE`` or ``FROM`` gets 400 before any engine sees it.
 The scanner reads tokens left to right; every token pattern matches in time linear in its length, so a
 request of n characters costs O(n) whatever it contains.
 
@@ -18,21 +19,23 @@ import re
 from typing import Iterator
 
 UPDATE_KEYWORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"})
+LEAVING_KEYWORDS = frozenset({"SERVICE", "FROM"})
 
-# One token at a position. Each alternative is linear: its repeated parts match one character at a time
-# from disjoint sets, so a failed match never backtracks over what it read.
+# One token at a position. Each alternative is linear: its repeated parts match from disjoint sets, so a
+# failed match never backtracks over what it read. Strings are "unrolled loops" (a run of plain characters,
+# then escape + run, ...), so a long literal is read in runs rather than one alternation per character.
 _TOKEN = re.compile(r'''
     (?P<space>[\s\ufeff\u200b]+)
   | (?P<comment>\#[^\n]*)
   | (?P<block>/\*(?:[^*]|\*(?!/))*(?:\*/|\Z))
-  | (?P<string>"""|\'\'\'|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?)
+  | (?P<string>"""|\'\'\'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"?|'[^'\\\n]*(?:\\.[^'\\\n]*)*'?)
   | (?P<iri><[^<>"{}|^`\\\s]*>)
   | (?P<var>[?$]\w*)
   | (?P<word>[^\W\d]?[\w\-.]*:?[\w\-.]*)
   | (?P<other>.)
 ''', re.VERBOSE | re.DOTALL)
-_LONG_END = {'"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*(?:"""|\Z)', re.DOTALL),
-             "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*(?:'''|\Z)", re.DOTALL)}
+_LONG_END = {'"""': re.compile(r'[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*(?:"""|\Z)', re.DOTALL),
+             "'''": re.compile(r"[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*(?:'''|\Z)", re.DOTALL)}
 
 
 def tokens(text: str) -> Iterator[tuple[str, str]]:
@@ -40,6 +43,7 @@ def tokens(text: str) -> Iterator[tuple[str, str]]:
     position, end = 0, len(text)
     while position < end:
         match = _TOKEN.match(text, position)
+        assert match is not None                # the last alternative takes any one character
         kind = match.lastgroup or "other"
         value = match.group(0)
         if not value:                       # the empty word alternative: take one character
@@ -47,6 +51,7 @@ def tokens(text: str) -> Iterator[tuple[str, str]]:
         position += len(value)
         if kind == "string" and value in _LONG_END:
             rest = _LONG_END[value].match(text, position)
+            assert rest is not None             # it may match up to the end of the text
             position = rest.end()
             value += rest.group(0)
         if kind not in ("space", "comment", "block"):
@@ -68,15 +73,39 @@ def first_update_keyword(text: str) -> str | None:
     return None
 
 
+def keywords(text: str) -> Iterator[str]:
+    """Every bare word outside strings, IRIs and comments, upper-cased, in order.
+
+    A word token is split at dots, because a keyword may follow a dot with no space (``?o .SERVICE``);
+    prefixed names (``ex:drop``) are not keywords and are skipped.
+    """
+    for kind, value in tokens(text):
+        if kind == "word":
+            for part in value.split("."):
+                if part and ":" not in part:
+                    yield part.upper()
+
+
 def update_keyword_anywhere(text: str) -> str | None:
     """The first bare update keyword anywhere outside strings, IRIs and comments, or None.
 
     Only for text that did not parse as a query: ``SELECT … ; DROP ALL`` is an update request too.
     """
-    for kind, value in tokens(text):
-        if kind == "word" and value.upper() in UPDATE_KEYWORDS:
-            return value.upper()
-    return None
+    return next((word for word in keywords(text) if word in UPDATE_KEYWORDS), None)
 
 
-__all__ = ["first_update_keyword", "update_keyword_anywhere", "tokens", "UPDATE_KEYWORDS"]
+def leaving_keyword(text: str) -> str | None:
+    """``SERVICE`` or ``FROM`` if the text uses one (a query that would read outside the local graph), else None.
+
+    SPARQL engines may fetch a ``SERVICE`` over HTTP, so the endpoint refuses any request that names one.
+
+        >>> leaving_keyword("SELECT * { ?s ?p ?o .service <http://e/sparql> { ?s ?p ?o } }")
+        'SERVICE'
+        >>> leaving_keyword('SELECT * { ?s ex:service "FROM" }') is None
+        True
+    """
+    return next((word for word in keywords(text) if word in LEAVING_KEYWORDS), None)
+
+
+__all__ = ["first_update_keyword", "update_keyword_anywhere", "leaving_keyword", "keywords", "tokens",
+           "UPDATE_KEYWORDS", "LEAVING_KEYWORDS"]

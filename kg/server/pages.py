@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -13,12 +14,13 @@ from starlette.requests import Request
 from kg.errors import KgError, NotFound
 
 if TYPE_CHECKING:
-    from kg.api import Tsunagari
     from kg.server.app import Site
 
 log = logging.getLogger("kg.server")
 TOP_DEFAULT, TOP_MAX = 20, 100
 SIMILAR_TOP = 5
+LISTING_MAX = 200           # a filter-only listing shows this many projects, then says how many more
+_NUMBER = re.compile(r"[0-9]{1,9}")     # ASCII digits only: str.isdigit() also accepts ² and ٣
 LABELS = {
     "region": {"same municipality": ("同じ市区町村", "same municipality"),
                "same prefecture": ("同じ都道府県", "same prefecture"),
@@ -27,6 +29,10 @@ LABELS = {
               "block": "地方ブロック"},
     "field": {"title": "事業名", "description": "概要", "organization": "団体名"},
 }
+
+
+class Unavailable(KgError):
+    """A feature of the server cannot answer now (search without a usable model); pages say why (503)."""
 
 
 @dataclass(frozen=True)
@@ -50,65 +56,42 @@ class SearchForm:
         out: dict[str, Any] = {k: getattr(self, k) for k in ("prefecture", "block", "target_group", "theme")
                                if getattr(self, k)}
         if self.fiscal_year:
-            if not self.fiscal_year.isdigit():
+            if not _NUMBER.fullmatch(self.fiscal_year):
                 raise KgError(f"fiscal year {self.fiscal_year!r} is not a year — use e.g. 2024")
             out["fiscal_year"] = int(self.fiscal_year)
         return out
 
     def limit(self) -> int:
-        return min(max(int(self.top), 1), TOP_MAX) if self.top.isdigit() else TOP_DEFAULT
-
-
-def filter_choices(kg: "Tsunagari") -> dict[str, list[dict[str, Any]]]:
-    """The options of the filter menus: only values that some project has, with project counts."""
-    from kg.normalize.concepts import ConceptSchemes
-    from kg.normalize.gazetteer import Gazetteer
-
-    projects = kg.projects()
-    prefectures: dict[str, str] = {}
-    for p in projects:
-        for r in p["regions"]:
-            if r["prefecture_code"]:
-                prefectures[r["prefecture_code"]] = r["prefecture"]
-    choices: dict[str, list[dict[str, Any]]] = {
-        "prefecture": [{"value": code, "label": name, "count": len(kg.projects(prefecture=code))}
-                       for code, name in sorted(prefectures.items())],
-        "block": [{"value": b.id, "label": f"{b.name}（{b.name_en}）", "count": len(kg.projects(block=b.id))}
-                  for b in Gazetteer.load().blocks()],
-        "fiscal_year": [{"value": str(y), "label": f"{y}年度", "count": sum(p["fiscal_year"] == y for p in projects)}
-                        for y in sorted({p["fiscal_year"] for p in projects})],
-    }
-    schemes = ConceptSchemes.load()
-    for key, scheme in (("target_group", "target-group"), ("theme", "theme")):
-        options = [{"value": c.id, "label": f"{c.ja}（{c.en}）",
-                    "count": len(kg.projects(**{key: c.id}))} for c in schemes.concepts(scheme)]
-        choices[key] = sorted(options, key=lambda o: -o["count"])
-    return {key: [o for o in options if o["count"]] for key, options in choices.items()}
-
-
-def block_names() -> dict[str, str]:
-    from kg.normalize.gazetteer import Gazetteer
-
-    return {b.id: b.name for b in Gazetteer.load().blocks()}
+        """How many results to show: ``top`` within 1..TOP_MAX; raises KgError if it is not a number."""
+        if not self.top:
+            return TOP_DEFAULT
+        if not _NUMBER.fullmatch(self.top):
+            raise KgError(f"top={self.top!r} is not a number of results — use a whole number from 1 to {TOP_MAX}")
+        return min(max(int(self.top), 1), TOP_MAX)
 
 
 def _with_views(site: "Site", results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**r, "view": site.by_id.get(r["id"])} for r in results]
+    return [{**r, "view": site.view(r["id"])} for r in results]
 
 
 async def search(request: Request):
     """/ : the search box and filters; with q, ranked results and their reasons; with filters only, a list."""
     site: Site = request.app.state.site
     form = SearchForm.read(request)
-    context: dict[str, Any] = {"form": form, "results": None, "listing": None, "error": None}
+    context: dict[str, Any] = {"form": form, "results": None, "listing": None, "listing_total": 0, "error": None}
     status = 200
     try:
         filters = form.filters()
+        top = form.limit()
         if form.q:
-            found = await run_in_threadpool(site.kg.search, form.q, top=form.limit(), **filters)
-            context["results"] = _with_views(site, found)
+            found = await run_in_threadpool(site.search, form.q, top=top, **filters)
+            context["results"] = await run_in_threadpool(_with_views, site, found)
         elif filters:
-            context["listing"] = site.kg.projects(**filters)
+            listing = await run_in_threadpool(site.kg.projects, **filters)
+            context["listing"], context["listing_total"] = listing[:LISTING_MAX], len(listing)
+    except Unavailable as error:
+        context["error"] = str(error)
+        status = 503
     except KgError as error:
         context["error"] = str(error)
         status = 400
@@ -120,13 +103,15 @@ async def project(request: Request):
     site: Site = request.app.state.site
     project_id = request.path_params["project_id"]
     try:
-        view = site.kg.project(project_id)
+        view = await run_in_threadpool(site.kg.project, project_id)
     except NotFound as error:
+        suggestions = await run_in_threadpool(site.suggest, project_id)
         return site.render(request, "not_found.html",
-                           {"message": str(error), "suggestions": site.suggest(project_id), "asked": project_id}, 404)
+                           {"message": str(error), "suggestions": suggestions, "asked": project_id}, 404)
     similar, note = [], None
     try:
-        similar = _with_views(site, await run_in_threadpool(site.kg.similar, project_id, top=SIMILAR_TOP))
+        found = await run_in_threadpool(site.similar, project_id, top=SIMILAR_TOP)
+        similar = await run_in_threadpool(_with_views, site, found)
     except KgError as error:
         note = str(error)
     describe = f"DESCRIBE <{view['iri']}>"
@@ -142,14 +127,16 @@ async def not_found(request: Request, exc: Exception):
     return site.render(request, "not_found.html", {"message": message, "suggestions": [], "asked": ""}, 404)
 
 
-async def http_error(request: Request, exc: HTTPException):
+async def http_error(request: Request, exc: Exception):
     site: Site = request.app.state.site
-    return site.render(request, "error.html", {"status": exc.status_code, "message": exc.detail},
-                       exc.status_code)
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    return site.render(request, "error.html", {"status": status, "message": detail}, status)
 
 
 async def server_error(request: Request, exc: Exception):
+    """The 500 page: plain text (it must not depend on what may have failed), with the usual security headers."""
     from starlette.responses import PlainTextResponse
 
-    log.exception("error while answering %s", request.url.path, exc_info=exc)
+    log.error("error while answering %s", request.url.path, exc_info=exc)
     return PlainTextResponse("internal error — the server log has the details\n", status_code=500)

@@ -2,6 +2,7 @@
 
 GET ?query=, POST application/x-www-form-urlencoded (query=) and POST application/sparql-query are
 answered by kg.server.worker; updates (update=, application/sparql-update) are refused with 403.
+A request waits for a worker without holding a thread (see ``QueryPool.answer``).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rdflib import Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, RDF, XSD
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from kg.server import formats
 from kg.server.worker import Job, Reply, refuse_update
@@ -75,8 +76,8 @@ async def sparql(request: Request) -> Response:
         return _error(400, "default-graph-uri and named-graph-uri are not supported: this endpoint has one "
                            "default graph — drop those parameters")
     fmt = next((params[key][0] for key in FORMAT_PARAMS if params.get(key, [""])[0]), None)
-    job = Job(queries[0], request.headers.get("accept"), fmt, site.max_rows)
-    return _reply(await run_in_threadpool(site.pool.run, job))
+    job = Job(queries[0], request.headers.get("accept"), fmt, site.limits.max_rows, site.limits.max_bytes)
+    return _reply(await site.pool.answer(job))
 
 
 async def _body(request: Request) -> bytes | None:
@@ -99,8 +100,7 @@ async def description(request: Request) -> Response:
     except formats.NotAcceptable:
         key = "turtle"
     if key == "html":
-        return site.render(request, "sparql.html", {"max_rows": site.max_rows, "timeout": site.timeout,
-                                                    "triples": len(site.kg.graph)})
+        return site.render(request, "sparql.html", {"limits": site.limits, "triples": site.statistics["triples"]})
     return void(request)
 
 
@@ -158,13 +158,15 @@ async def ontology(request: Request) -> Response:
 
 
 async def dump_turtle(request: Request) -> Response:
+    """The whole graph in Turtle (written by Oxigraph once, then sent from a file)."""
     site: Site = request.app.state.site
-    data = await run_in_threadpool(site.dump_turtle)
-    return Response(data, media_type=formats.GRAPH_FORMATS["turtle"][0],
-                    headers={"Content-Disposition": 'inline; filename="tsunagari.ttl"'})
+    path = await run_in_threadpool(site.dump_turtle)
+    return FileResponse(path, media_type=formats.GRAPH_FORMATS["turtle"][0],
+                        headers={"Content-Disposition": 'inline; filename="tsunagari.ttl"'})
 
 
 async def dump_ntriples(request: Request) -> Response:
+    """The whole graph in N-Triples: the store's sorted ``graph.nt``, streamed as it is."""
     site: Site = request.app.state.site
-    return Response(site.ntriples, media_type=formats.GRAPH_FORMATS["nt"][0],
-                    headers={"Content-Disposition": 'inline; filename="tsunagari.nt"'})
+    return FileResponse(site.kg.store.path("graph.nt"), media_type=formats.GRAPH_FORMATS["nt"][0],
+                        headers={"Content-Disposition": 'inline; filename="tsunagari.nt"'})

@@ -1,18 +1,27 @@
-"""SPARQL in worker processes: each holds the parsed graph; a query past the time limit kills its worker.
+"""SPARQL in worker processes, each with the store's Oxigraph database open read-only, behind a bounded queue.
 
-rdflib evaluates a query in pure Python and cannot be interrupted from another thread, so every query
-runs in one of a few worker processes (fresh interpreters, not forks: the server has threads). The
-server waits for the answer at most ``timeout`` seconds; then it kills that worker, starts a fresh one
-in its place and answers 503. The other workers go on serving meanwhile.
+A query runs in one of a few worker processes (fresh interpreters, not forks: the server has threads),
+so that every limit holds whatever the query does:
 
-A worker does all of the rdflib work for a request: it refuses updates, parses, checks the query is
-local (no SERVICE, no FROM), picks the result format, runs the query with the row cap, and serialises.
+- time: the server waits at most ``timeout`` seconds, then kills the worker and answers 503;
+- memory: each worker's heap is capped (``RLIMIT_DATA``); a query that needs more makes its worker
+  abort (or raise MemoryError), and the server answers 503 and starts a fresh worker;
+- network: where the kernel allows, a worker runs in a network namespace of its own, with no network;
+- queue: at most ``queue`` requests wait for a worker, without holding a thread; beyond, and after
+  waiting ``timeout`` seconds, the answer is 503 "busy" with Retry-After, at once.
+
+The other workers go on serving meanwhile; a replaced worker opens the database again in well under a
+second, since nothing is parsed.
+
+    >>> pool = QueryPool(generation / "oxigraph", timeout=10)           # doctest: +SKIP
+    >>> pool.start(); pool.run(Job("ASK { ?s ?p ?o }", fmt="json")).status          # doctest: +SKIP
+    200
 """
 from __future__ import annotations
 
-import functools
-import itertools
+import asyncio
 import logging
+import math
 import os
 import queue
 import signal
@@ -20,154 +29,22 @@ import socket
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any
+from pathlib import Path
 
 from kg.errors import KgError
-from kg.server import formats
-from kg.server.guard import first_update_keyword, update_keyword_anywhere
+from kg.server.answer import Job, Reply, refuse_update
 
 log = logging.getLogger("kg.server")
-TEXT = "text/plain; charset=utf-8"
-STARTUP_SECONDS = 120.0     # parsing a large graph in a fresh worker may take a while; not the query's time
+STARTUP_SECONDS = 60.0      # a fresh worker only opens the database: seconds at most, even on a busy machine
 
-READ_ONLY = ("this endpoint is read-only: SPARQL Update ({}) is refused — "
-             "send a query (SELECT, ASK, CONSTRUCT or DESCRIBE); rebuild the store with `tsunagari build` to change it")
+__all__ = ["QueryPool", "Job", "Reply", "WorkerError", "refuse_update"]
 
 
 class WorkerError(KgError):
     """A SPARQL worker process could not start or died."""
 
-
-@dataclass(frozen=True)
-class Job:
-    """One request for a worker: the query text and what the client asked for."""
-
-    query: str
-    accept: str | None = None
-    fmt: str | None = None
-    max_rows: int = 10_000
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An HTTP answer, ready to send: status, media type, body and extra headers."""
-
-    status: int
-    media_type: str
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def text(cls, status: int, message: str, **headers: str) -> "Reply":
-        return cls(status, TEXT, (message + "\n").encode("utf-8"), tuple(headers.items()))
-
-
-def refuse_update(what: str) -> Reply:
-    return Reply.text(403, READ_ONLY.format(what))
-
-
-# -- inside a worker --------------------------------------------------------------------------------
-
-def answer(graph, job: Job) -> Reply:
-    """Run one job on a graph and serialise the result (what a worker does; also callable in-process)."""
-    keyword = first_update_keyword(job.query)
-    if keyword:
-        return refuse_update(keyword)
-    try:
-        prepared = _prepare(job.query)
-    except Exception as error:   # pyparsing and rdflib raise their own types
-        keyword = update_keyword_anywhere(job.query)
-        if keyword:
-            return refuse_update(keyword)
-        return Reply.text(400, f"SPARQL syntax error: {error}")
-    algebra = prepared.algebra
-    what = algebra.name.removesuffix("Query").upper()
-    if algebra.get("datasetClause"):
-        return Reply.text(400, "FROM and FROM NAMED are not supported: this endpoint has one default graph "
-                               "— remove the dataset clause")
-    if _uses_service(algebra):
-        return Reply.text(400, "SERVICE (federated query) is not allowed on this endpoint — query the local graph")
-    offers = formats.GRAPH_FORMATS if what in ("CONSTRUCT", "DESCRIBE") else formats.TABLE_FORMATS
-    try:
-        key = formats.choose(offers, job.accept, job.fmt, what)
-    except formats.NotAcceptable as error:
-        return Reply.text(error.status, str(error))
-    try:
-        result = graph.query(prepared)
-        if what == "ASK":
-            return Reply(200, formats.media_type(offers, key), formats.write_boolean(key, bool(result.askAnswer)))
-        if what == "SELECT":
-            columns = [str(v) for v in result.vars]
-            rows = [tuple(row) for row in itertools.islice(result, job.max_rows + 1)]
-            body = formats.write_table(key, columns, rows[:job.max_rows])
-            truncated = len(rows) > job.max_rows
-        else:
-            triples = list(itertools.islice(result.graph, job.max_rows + 1))
-            body = formats.write_graph(key, _graph_of(triples[:job.max_rows]))
-            truncated = len(triples) > job.max_rows
-    except Exception as error:
-        return Reply.text(500, f"SPARQL query failed while running: {type(error).__name__}: {error}")
-    headers = (("X-SPARQL-MaxRows", str(job.max_rows)),) if truncated else ()
-    return Reply(200, formats.media_type(offers, key), body, headers)
-
-
-@functools.lru_cache(maxsize=256)
-def _prepare(text: str):
-    """The parsed query; cached, since rdflib's parser takes longer than most queries take to run."""
-    from rdflib.plugins.sparql import prepareQuery
-
-    from kg.vocab import PREFIXES
-
-    return prepareQuery(text, initNs=PREFIXES)
-
-
-def _uses_service(node: Any) -> bool:
-    if getattr(node, "name", None) == "ServiceGraphPattern":
-        return True
-    if isinstance(node, dict):
-        return any(_uses_service(v) for v in node.values())
-    if isinstance(node, (list, tuple)):
-        return any(_uses_service(v) for v in node)
-    return False
-
-
-def _graph_of(triples):
-    from kg.rdf import new_graph
-
-    graph = new_graph()
-    for triple in triples:
-        graph.add(triple)
-    return graph
-
-
-def _worker_main(conn) -> None:
-    """The loop of a worker process: receive and parse the graph, then answer jobs until the pipe closes."""
-    import rdflib.plugins.sparql
-
-    from kg.rdf import new_graph
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C stops the server, which stops us
-    rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False   # never fetch graphs over the network
-    graph = new_graph()
-    graph.parse(data=conn.recv_bytes(), format="nt")
-    conn.send("ready")
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        try:
-            reply = answer(graph, job)
-        except Exception as error:  # never let a worker die on a bad request
-            reply = Reply.text(500, f"SPARQL query failed: {type(error).__name__}: {error}")
-        conn.send(reply)
-
-
-# -- in the server ----------------------------------------------------------------------------------
 
 class _Worker:
     """One worker: a fresh interpreter (``python -m kg.server._child``) talking over a socket pair.
@@ -176,33 +53,38 @@ class _Worker:
     in every child.
     """
 
-    def __init__(self, ntriples: bytes) -> None:
+    def __init__(self, folder: Path, max_memory: int | None, prefixes: dict[str, str]) -> None:
         ours, theirs = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "RUST_BACKTRACE": "0"}
         self.process = subprocess.Popen([sys.executable, "-m", "kg.server._child", str(theirs.fileno())],
                                         pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
         theirs.close()
         self.conn = Connection(ours.detach())
-        # The graph is larger than a socket buffer: send it from a thread, so starting a worker never blocks.
-        threading.Thread(target=self._send_graph, args=(ntriples,), daemon=True).start()
+        self.conn.send({"folder": str(folder), "max_memory": max_memory, "prefixes": prefixes})
         self.ready = False
-
-    def _send_graph(self, ntriples: bytes) -> None:
-        try:
-            self.conn.send_bytes(ntriples)
-        except OSError:      # the worker was stopped before it read the graph
-            pass
+        self.notes: list[str] = []
 
     def wait_ready(self, seconds: float) -> None:
-        if not self.ready:
-            if not self.conn.poll(seconds):
-                raise WorkerError(f"a SPARQL worker process did not start within {seconds:g} s")
-            try:
-                self.conn.recv()
-            except EOFError:
-                raise WorkerError(f"a SPARQL worker process exited with code {self.process.wait(timeout=10)} "
-                                  "before it was ready — its error is printed above") from None
-            self.ready = True
+        if self.ready:
+            return
+        if not self.conn.poll(seconds):
+            raise WorkerError(f"a SPARQL worker process did not start within {seconds:g} s")
+        try:
+            kind, detail = self.conn.recv()
+        except EOFError:
+            raise WorkerError(f"a SPARQL worker process exited with code {self.process.wait(timeout=10)} "
+                              "before it was ready — its error is printed above") from None
+        if kind != "ready":
+            raise WorkerError(detail)
+        self.notes = list(detail)
+        self.ready = True
+
+    def exit_code(self) -> int | None:
+        """The worker's exit status once it has died (negative: killed by that signal), else None."""
+        try:
+            return self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return None
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -212,25 +94,47 @@ class _Worker:
 
 
 class QueryPool:
-    """A few worker processes holding the graph; ``run`` is blocking (call it from a thread).
+    """A few worker processes on one Oxigraph folder; ``answer`` (async) queues, ``run`` (blocking) does one job.
 
-    >>> pool = QueryPool(graph.serialize(format="nt", encoding="utf-8"), timeout=10)   # doctest: +SKIP
-    >>> pool.start(); pool.run(Job("ASK { ?s ?p ?o }", fmt="json")).status            # doctest: +SKIP
-    200
+    Args:
+        folder: the Oxigraph database (a generation's ``oxigraph/``), opened read-only by each worker.
+        timeout: seconds a query may run, and seconds a request may wait for a free worker.
+        processes: worker processes (queries running at once).
+        max_memory: bytes of heap per worker (None: no limit).
+        queue_size: requests that may wait for a worker; more get 503 "busy" at once.
+        prefixes: name -> namespace IRI, predeclared for every query.
     """
 
-    def __init__(self, ntriples: bytes, *, timeout: float, processes: int = 2) -> None:
-        self.ntriples = ntriples
+    def __init__(self, folder: Path, *, timeout: float, processes: int = 2, max_memory: int | None = None,
+                 queue_size: int = 16, prefixes: dict[str, str] | None = None) -> None:
+        self.folder = Path(folder)
+        self.prefixes = dict(prefixes or {})
         self.timeout = timeout
         self.processes = processes
+        self.max_memory = max_memory
+        self.queue_size = queue_size
+        self.notes: list[str] = []
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         self._closed = False
+        self._executor = ThreadPoolExecutor(max_workers=processes, thread_name_prefix="sparql")
+        self._slots: asyncio.Semaphore | None = None
+        self._launched: list[_Worker] = []
+        self._waiting = 0
+        self._running = 0
+
+    def launch(self) -> None:
+        """Start the worker processes without waiting for them (they open the database meanwhile)."""
+        with self._lock:
+            missing = self.processes - len(self._all)
+        self._launched = [*self._launched, *(self._spawn() for _ in range(missing))]
 
     def start(self) -> None:
-        """Start the workers and wait until each has parsed the graph (on failure, stop them all)."""
-        workers = [self._spawn() for _ in range(self.processes)]
+        """Start the workers (unless ``launch`` did) and wait until each has opened the database
+        (on failure, stop them all)."""
+        self.launch()
+        workers, self._launched = self._launched, []
         try:
             for worker in workers:
                 worker.wait_ready(STARTUP_SECONDS)
@@ -238,9 +142,25 @@ class QueryPool:
         except BaseException:
             self.close()
             raise
+        self.notes = workers[0].notes if workers else self.notes
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a worker now."""
+        return self._waiting
+
+    @property
+    def running(self) -> int:
+        """Requests holding a worker now (through ``answer``)."""
+        return self._running
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        with self._lock:
+            return sorted(w.process.pid for w in self._all)
 
     def _spawn(self) -> _Worker:
-        worker = _Worker(self.ntriples)
+        worker = _Worker(self.folder, self.max_memory, self.prefixes)
         with self._lock:
             self._all.add(worker)
         return worker
@@ -253,29 +173,71 @@ class QueryPool:
                 return
         self._idle.put(self._spawn())
 
+    async def answer(self, job: Job) -> Reply:
+        """Answer a job without holding a thread while it waits: queue it, or say "busy" at once.
+
+        Only ``processes`` threads (one per running query, in this pool's own executor) ever wait on
+        workers, so the server's shared thread pool stays free for pages.
+        """
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.processes)
+        if self._slots.locked() and self._waiting >= self.queue_size:
+            return self._busy(f"{self.processes} queries are running and {self._waiting} waiting")
+        self._waiting += 1
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout=self.timeout)
+        except asyncio.TimeoutError:
+            return self._busy(f"no query process was free within {self.timeout:g} s")
+        finally:
+            self._waiting -= 1
+        self._running += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, job)
+        finally:
+            self._running -= 1
+            self._slots.release()
+
+    def _busy(self, why: str) -> Reply:
+        retry = str(max(1, math.ceil(self.timeout / 2)))
+        return Reply.text(503, f"the SPARQL endpoint is busy: {why} — try again in {retry} s", **{"Retry-After": retry})
+
     def run(self, job: Job) -> Reply:
-        """Answer a job within the time limit, or kill its worker and answer 503."""
+        """Answer a job within the time limit, or stop its worker and answer 503 (blocking; thread-safe)."""
         try:
             worker = self._idle.get(timeout=self.timeout)
         except queue.Empty:
-            return Reply.text(503, f"all {self.processes} query processes are busy — try again in a moment",
-                              **{"Retry-After": "2"})
+            return self._busy(f"no query process was free within {self.timeout:g} s")
         try:
             worker.wait_ready(STARTUP_SECONDS)
             worker.conn.send(job)
             if worker.conn.poll(self.timeout):
-                reply = worker.conn.recv()
-                self._idle.put(worker)
-                return reply
+                kind, reply = worker.conn.recv()
+                if kind == "reply":
+                    self._idle.put(worker)
+                    return reply
+                self._replace(worker)                        # it ran out of memory, or its engine broke
+                return self.over_memory() if kind == "memory" else reply
         except (EOFError, OSError, WorkerError) as error:
-            log.error("query process failed: %s", error)
+            code = worker.exit_code()
             self._replace(worker)
-            return Reply.text(500, f"the query process failed ({error}) and was restarted — try again")
+            if code == -signal.SIGABRT and self.max_memory:   # Oxigraph aborts when an allocation fails
+                log.warning("query stopped: its process reached the memory limit; restarting it")
+                return self.over_memory()
+            log.error("query process failed (exit code %s): %s", code, error)
+            return Reply.text(500, "the query process failed and was restarted — try again; "
+                                   "if it fails again, the server log has the details")
         log.warning("query stopped after %.1f s (time limit); restarting its process", self.timeout)
         self._replace(worker)
         return Reply.text(503, f"query stopped: it hit the time limit of {self.timeout:g} s — make it cheaper "
                                "(more specific patterns, LIMIT) or run it locally with `tsunagari sparql`",
                           **{"Retry-After": "1"})
+
+    def over_memory(self) -> Reply:
+        """The 503 for a query that needed more memory than a worker may use."""
+        limit = f"{self.max_memory / 1e6:,.0f} MB" if self.max_memory else "the limit"
+        return Reply.text(503, f"query stopped: it needed more memory than the limit of {limit} per query process "
+                               "— make it cheaper (fewer rows before ORDER BY, GROUP BY or DISTINCT; shorter "
+                               "strings; a LIMIT) or run it locally with `tsunagari sparql`", **{"Retry-After": "1"})
 
     def close(self) -> None:
         """Stop every worker."""
@@ -285,3 +247,4 @@ class QueryPool:
             self._all.clear()
         for worker in workers:
             worker.stop()
+        self._executor.shutdown(wait=False, cancel_futures=True)
