@@ -26,6 +26,7 @@ from kg.sources.read import SourceRead
 Rows = Iterator[tuple[SourceRow | None, list[RowError]]]
 STREAMED = (".csv", ".tsv")
 TABLES = (".csv", ".tsv", ".xlsx", ".xlsm")
+DOCUMENTS = (".txt", ".pdf")     # read whole: small, and their highlights need the whole table
 CHUNK = 1 << 22
 
 
@@ -59,7 +60,7 @@ class Source:
 
 
 def open_source(path: Path | str, *, fiscal_year: int | None = None, programme: str | None = None) -> Source:
-    """Open any supported source: the programme document (.txt) or a list (.csv, .tsv, .xlsx).
+    """Open any supported source: the programme document (.pdf, or its text as .txt) or a list (.csv, .tsv, .xlsx).
 
     Raises SourceError when the file is missing or cannot be decoded; rows with problems are not
     errors here: ``rows()`` yields them with their located problems.
@@ -67,14 +68,16 @@ def open_source(path: Path | str, *, fiscal_year: int | None = None, programme: 
     from kg.sources.programmes import programme_by_id
 
     path = Path(path)
+    if path.is_dir():
+        raise SourceError(f"{path}: is a directory — give the list file itself (.pdf, .txt, .csv, .tsv or .xlsx)")
     if not path.is_file():
-        raise SourceError(f"{path}: no such file — give the path of a .txt document or a .csv/.tsv/.xlsx list")
+        raise SourceError(f"{path}: no such file — give the path of a .pdf or .txt document or a .csv/.tsv/.xlsx list")
     suffix = path.suffix.lower()
-    if suffix not in TABLES and suffix != ".txt":
-        raise SourceError(f"{path}: unknown format {suffix!r} — use .csv, .tsv, .xlsx or the bundled .txt document")
+    if suffix not in TABLES and suffix not in DOCUMENTS:
+        raise SourceError(f"{path}: unknown format {suffix!r} — use .pdf, .txt (the PDF's text), .csv, .tsv or .xlsx")
     if programme is not None:
         programme_by_id(programme)   # fails early on an id that cannot go into an IRI
-    if suffix == ".txt":
+    if suffix in DOCUMENTS:
         return _whole(path, fiscal_year, programme)
     sha256, encoding = scan(path, decode=suffix in STREAMED)
     if suffix in STREAMED:
@@ -143,8 +146,10 @@ def _xlsx_rows(path: Path, fiscal_year: int | None, programme: str | None) -> Ro
 def _whole(path: Path, fiscal_year: int | None, programme: str | None) -> Source:
     """A document read whole once; its rows and problems replayed on every ``rows()``."""
     from kg.sources.document import read_document
+    from kg.sources.pdf import read_pdf
 
-    read = read_document(path, fiscal_year=fiscal_year, programme=programme)
+    reader = read_pdf if path.suffix.lower() == ".pdf" else read_document
+    read = reader(path, fiscal_year=fiscal_year, programme=programme)
     return Source(path, read.sha256, lambda: replay(read), title=read.title)
 
 
