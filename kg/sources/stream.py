@@ -12,7 +12,6 @@ its highlights are linked to table rows only once the whole table is known.
 from __future__ import annotations
 
 import codecs
-import csv
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -88,13 +87,18 @@ def open_source(path: Path | str, *, fiscal_year: int | None = None, programme: 
 def scan(path: Path, *, decode: bool) -> tuple[str, str | None]:
     """SHA-256 of a file and, with ``decode``, its encoding: "utf-8-sig" when all of it is UTF-8, else "cp932".
 
-    A file in neither fails with the line and byte of the first byte that is not UTF-8.
+    A file in neither fails with the line and byte of the first byte that is not UTF-8; so does a file that
+    starts with a UTF-8 byte-order mark and then has bytes that are not UTF-8 (it mixes encodings).
     """
+    from kg.sources.table import BOM, bad_byte_message
+
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8, lines, offset, bad_line = decode, 0, 0, 0
+    utf8, lines, offset, bad_line, bom = decode, 0, 0, 0, None
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
+            if bom is None:
+                bom = chunk.startswith(BOM)
             digest.update(chunk)
             if utf8:
                 try:
@@ -114,33 +118,32 @@ def scan(path: Path, *, decode: bool) -> tuple[str, str | None]:
         return digest.hexdigest(), None
     if utf8:
         return digest.hexdigest(), "utf-8-sig"
+    if bom:
+        raise SourceError(bad_byte_message(str(path), bad_line, offset, bom=True))
     try:
         with open(path, encoding="cp932") as f:
             while f.read(CHUNK):
                 pass
     except UnicodeDecodeError:
-        raise SourceError(f"{path}:{bad_line}: cannot decode byte {offset} as UTF-8 or CP932/Shift_JIS — "
-                          "save the file as UTF-8 (Excel: 'CSV UTF-8') and try again") from None
+        raise SourceError(bad_byte_message(str(path), bad_line, offset)) from None
     return digest.hexdigest(), "cp932"
 
 
 def _csv_rows(path: Path, encoding: str | None, fiscal_year: int | None, programme: str | None) -> Rows:
+    from kg.sources.delimited import line_ending, records
     from kg.sources.table import iter_rows
 
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with open(path, encoding=encoding, newline="") as f:
-        try:
-            yield from iter_rows(enumerate(csv.reader(f, delimiter=delimiter), start=1), str(path),
-                                 fiscal_year=fiscal_year, programme=programme)
-        except csv.Error as error:   # e.g. a NUL byte: the file is binary or damaged
-            raise SourceError(f"{path}: not a readable {path.suffix[1:].upper()} file ({error}) — "
-                              "export it again from the spreadsheet as CSV UTF-8") from None
+    with open(path, encoding=encoding, newline=line_ending(path)) as f:
+        yield from iter_rows(records(f, str(path), delimiter), str(path),
+                             fiscal_year=fiscal_year, programme=programme)
 
 
 def _xlsx_rows(path: Path, fiscal_year: int | None, programme: str | None) -> Rows:
-    from kg.sources.table import iter_rows, xlsx_cells
+    from kg.sources.table import iter_rows
+    from kg.sources.workbook import xlsx_records
 
-    yield from iter_rows(xlsx_cells(path), str(path), fiscal_year=fiscal_year, programme=programme)
+    yield from iter_rows(xlsx_records(path), str(path), fiscal_year=fiscal_year, programme=programme)
 
 
 def _whole(path: Path, fiscal_year: int | None, programme: str | None) -> Source:
