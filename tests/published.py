@@ -111,9 +111,9 @@ def write_pdf(path: Path, data: ListData | None = None, *, summary: bool = True,
         pdf.set_font("ipaex", size=SIZE)
         return y + 3
 
-    new_page()
-    y = paragraph(data.title, TOP, size=12)
     if summary:
+        new_page()
+        y = paragraph(data.title, TOP, size=12)
         categories = {i - 2 for i, text in enumerate(data.summary) if re.match(r"^.+（[^（）]+[都道府県]）$", text)}
         for index, text in enumerate(data.summary):
             if y > BOTTOM - 20:
@@ -176,6 +176,27 @@ def write_text_pdf(path: Path, lines: list[str]) -> Path:
     return path
 
 
+def write_unruled_pdf(path: Path, data: ListData | None = None) -> list[list[str]]:
+    """A table without ruling lines: each cell drawn at its column's position, one line a row (rows whose
+    cells would need wrapping are left out). Returns the rows drawn."""
+    from fpdf import FPDF
+
+    data = data or bundled_data()
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.add_font("ipaex", fname=str(FONT))
+    pdf.set_font("ipaex", size=7)
+    columns = [(12, 7), (20, 54), (76, 74), (152, 44)]          # (x, width) in mm
+    rows = [row[:4] for row in data.rows
+            if all(pdf.get_string_width(cell) < width for cell, (_, width) in zip(row[:4], columns))][:20]
+    pdf.add_page()
+    pdf.text(LEFT, TOP, data.title)
+    for n, cells in enumerate([HEADER[:4]] + rows):
+        for cell, (x, _) in zip(cells, columns):
+            pdf.text(x, TOP + 10 + n * 5, cell)
+    pdf.output(str(path))
+    return rows
+
+
 def aligned_text(pdf_path: Path) -> str:
     """The PDF as space-aligned text (pdfplumber's layout mode), pages separated by form feeds."""
     import pdfplumber
@@ -185,14 +206,17 @@ def aligned_text(pdf_path: Path) -> str:
     return "\n\f".join(pages) + "\n"
 
 
-def cells_text(data: ListData | None = None) -> str:
-    """One cell per line: title, summary paragraphs, then each header cell and each row's cells."""
+def cells_text(data: ListData | None = None, rows_per_page: int = 18) -> str:
+    """One cell per line, pages separated by form feeds, each ending with the footer and its number: the
+    title and summary paragraphs, then on each page the header's labels and each row's number and cells."""
     data = data or bundled_data()
-    lines = [data.title, ""] + [p for text in data.summary for p in (text, "")]
-    lines += [cell for cell in HEADER if cell]
-    for row in data.rows:
-        lines += [cell for cell in row if cell]
-    return "\n".join(lines) + "\n"
+    pages = [[data.title, ""] + [line for text in data.summary for line in (text, "")]]
+    for first in range(0, len(data.rows), rows_per_page):
+        page = [cell for cell in HEADER if cell]
+        for row in data.rows[first: first + rows_per_page]:
+            page += [cell for cell in row if cell]
+        pages.append(page)
+    return "\n\f".join("\n".join(page + [FOOTER, str(n)]) for n, page in enumerate(pages, start=1)) + "\n"
 
 
 def width(text: str) -> int:

@@ -2,8 +2,9 @@
 
 Each ruled table row becomes a row (its wrapped lines joined back; the header repeated on every page is
 recognised as a header); the text above the first table is the summary, with the title and the featured
-projects. Page numbers and running footers are dropped. A PDF whose table has no ruling lines is read
-from its space-aligned layout text instead. Rows are located by page and table row (the header is row 1).
+projects. Page numbers and running footers are dropped. A table drawn without ruling lines is read from
+its words' positions instead, like space-aligned text. Rows are located by page and table row (the header
+is row 1; for a table without rules, by page and line).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kg.errors import SourceError
+from kg.normalize.text import fold
 from kg.sources.document import read_extract
 from kg.sources.fields import CONTROL, is_header
 from kg.sources.pages import Extract, Line, TableRow, drop_furniture, join_wrapped
@@ -19,6 +21,8 @@ from kg.sources.read import SourceRead
 
 PARAGRAPH_GAP = 0.6     # a vertical gap over this share of a line's height starts a paragraph
 MIN_COLUMNS = 3         # a ruled box with fewer filled cells in every row is decoration, not a table
+LINE_TOLERANCE = 2.0    # points: words whose tops differ less are on one line
+_WORDS = ("団体名", "取組名", "活動地域")
 
 
 @dataclass
@@ -43,7 +47,7 @@ def read_pdf(path: Path, *, fiscal_year: int | None = None, programme: str | Non
         raise SourceError(f"{file}: the PDF has no text — is it the programme list?")
     extract = _tables(pages)
     if not any(is_header(row.cells) for row in extract.rows):
-        extract = _layout_text(path, pages)
+        extract = _unruled(path, pages)
     return read_extract(extract, file=file, sha256=hashlib.sha256(data).hexdigest(),
                         fiscal_year=fiscal_year, programme=programme, pdf=True)
 
@@ -108,23 +112,42 @@ def _above(line: Line, page: _Page) -> bool:
     return page.table_top is None or page.lines[line.number - 1][1] < page.table_top
 
 
-def _layout_text(path: Path, pages: list[_Page]) -> Extract:
-    """A table without ruling lines: read the PDF's space-aligned layout text like any text layout."""
-    from kg.sources.layouts import choose
-    from kg.sources.pages import text_lines
+def _unruled(path: Path, pages: list[_Page]) -> Extract:
+    """A table drawn without ruling lines: its words, placed by their x coordinates (in points), read like
+    space-aligned text."""
+    from kg.sources.layouts.aligned import Placed, extract_placed
 
-    texts = _open(path, lambda pdf: [page.extract_text(layout=True) for page in pdf.pages])
-    lines = []
-    for page, text in zip(pages, texts):
-        page_lines, _ = text_lines(text, str(path))
-        lines += [Line(line.number, line.text, page.number, True) for line in page_lines]
-    lines = drop_furniture(lines)
-    try:
-        layout = choose(lines, str(path))
-    except SourceError as error:
-        if "no table header" not in str(error):
-            raise
+    words = _open(path, lambda pdf: [page.extract_words() for page in pdf.pages])
+    placed: list[Placed] = []
+    for page, page_words in zip(pages, words):
+        previous = None
+        for number, group in enumerate(_word_lines(page_words), start=1):
+            top, bottom = group[0]["top"], max(word["bottom"] for word in group)
+            if previous and top - previous[1] > PARAGRAPH_GAP * (previous[1] - previous[0]):
+                placed.append(Placed(Line(0, "", page.number, True), ()))        # a paragraph break
+            cut = tuple((round(w["x0"]), max(round(w["x1"]), round(w["x0"]) + 1), CONTROL.sub("", w["text"]))
+                        for w in group)
+            placed.append(Placed(Line(number, " ".join(text for _, _, text in cut), page.number, True), cut))
+            previous = (top, bottom)
+    kept = {(line.page, line.number) for line in drop_furniture([p.line for p in placed])}
+    placed = [p for p in placed if (p.line.page, p.line.number) in kept or not p.pieces]
+    if not any(is_header(p.texts) for p in placed):
+        merged = next((p.line for p in placed if all(word in fold(p.line.text) for word in _WORDS)), None)
+        if merged is not None:
+            raise SourceError(f"{merged.where(str(path))}: found the table header but cannot tell its columns "
+                              "apart — give the list as CSV or XLSX")
         raise SourceError(f"{path}: no recognisable table — found text on {sum(1 for p in pages if p.chars)} "
                           "page(s) but no table with the columns 団体名, 取組名, 活動地域; if the table is a "
-                          "picture, run OCR first; or give the list as CSV or XLSX") from None
-    return layout.extract(lines, str(path))
+                          "picture, run OCR first; or give the list as CSV or XLSX")
+    return extract_placed(placed, str(path))
+
+
+def _word_lines(words: list[dict]) -> list[list[dict]]:
+    """Words grouped into lines (same top, within a point or two), each line left to right."""
+    lines: list[list[dict]] = []
+    for word in sorted(words, key=lambda w: (round(w["top"]), w["x0"])):
+        if lines and abs(word["top"] - lines[-1][0]["top"]) <= LINE_TOLERANCE:
+            lines[-1].append(word)
+        else:
+            lines.append([word])
+    return [sorted(line, key=lambda w: w["x0"]) for line in lines]

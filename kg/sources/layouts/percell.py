@@ -93,7 +93,8 @@ def extract(lines: list[Line], file: str) -> Extract:
 def _fit(values: list[str], fields: list[str | None]) -> list[str] | None:
     """Cells in the header's order from a row's lines, or None when they do not fit."""
     if len(values) == len(fields):
-        return values
+        # a last column of ○ marks holds a mark, not text pushed there by a cell wrapped over two lines
+        return values if fields[-1] != "prior_adoption" or parse_flag(values[-1]) is not None else None
     if len(values) == len(fields) - 1 and len(values) >= 2:
         if fields[-1] == "prior_adoption" and parse_flag(values[-1]):
             return values[:-1] + [""] + values[-1:]
