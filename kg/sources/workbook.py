@@ -44,6 +44,7 @@ def xlsx_records(path: Path) -> Records:
     """(row number, cells as text or None, problems) of the first sheet, streamed within the limits."""
     try:
         import openpyxl
+        from openpyxl.utils.escape import unescape
     except ImportError as error:  # pragma: no cover - a declared dependency
         raise SourceError("reading .xlsx needs openpyxl: pip install openpyxl") from error
     check_archive(path)
@@ -67,7 +68,9 @@ def xlsx_records(path: Path) -> Records:
                 wide = True
                 problems.append(RowError(str(path), index, "row", f"cells after column {MAX_COLUMNS} are not "
                                          "read (here and in any later row)", "delete the extra columns", "warning"))
-            cells = ["" if v is None else str(v) for v in values[:MAX_COLUMNS]]
+            # Excel writes control characters as _xHHHH_ escapes: decoded, so that they are found and removed.
+            cells = ["" if v is None else unescape(v) if isinstance(v, str) and "_x" in v else str(v)
+                     for v in values[:MAX_COLUMNS]]
             long = next((i for i, cell in enumerate(cells) if len(cell) > MAX_CELL), None)
             if long is not None:
                 problems.append(RowError(str(path), index, f"column {long + 1}", f"a cell longer than "
