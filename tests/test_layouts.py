@@ -181,3 +181,20 @@ def test_columns_that_cannot_be_told_apart(tmp_path):
 ])
 def test_wrapped_lines_join_without_lost_or_added_characters(parts, joined):
     assert join_wrapped(parts) == joined
+
+
+def test_one_cell_per_line_needs_row_numbers(tmp_path):
+    text = tmp_path / "cells.txt"
+    text.write_text("令和6年度 孤独・孤立対策に関するNPO等の取組モデル\n団体名\n取組名\n活動地域\n団体A\n取組A\n東京都\n",
+                    encoding="utf-8")
+    with pytest.raises(SourceError, match=r"cells.txt:5: one cell per line, but the row after the header does not "
+                                          r"start with its number: the rows cannot be told apart"):
+        read_source(text)
+
+
+def test_pdf_with_too_many_pages_is_refused(published, monkeypatch):
+    from kg.sources import pdf
+
+    monkeypatch.setattr(pdf, "MAX_PAGES", 3)
+    with pytest.raises(SourceError, match=r"r6_list.pdf: refused: 7 pages, more than the 3"):
+        read_source(published["pdf"])

@@ -22,6 +22,7 @@ from kg.sources.read import SourceRead
 PARAGRAPH_GAP = 0.6     # a vertical gap over this share of a line's height starts a paragraph
 MIN_COLUMNS = 3         # a ruled box with fewer filled cells in every row is decoration, not a table
 LINE_TOLERANCE = 2.0    # points: words whose tops differ less are on one line
+MAX_PAGES = 500
 _WORDS = ("団体名", "取組名", "活動地域")
 
 
@@ -39,7 +40,7 @@ def read_pdf(path: Path, *, fiscal_year: int | None = None, programme: str | Non
     """Read a programme list PDF: its ruled table across pages, and the summary's featured projects."""
     data = path.read_bytes()
     file = str(path)
-    pages = _open(path, lambda pdf: [_page(number, page) for number, page in enumerate(pdf.pages, start=1)])
+    pages = _open(path, lambda pdf: [_page(number, page) for number, page in enumerate(_pages(pdf, path), 1)])
     if not any(page.chars for page in pages):
         if any(page.images for page in pages):
             raise SourceError(f"{file}: no text layer; run OCR first (e.g. ocrmypdf {path.name} out.pdf), "
@@ -61,6 +62,8 @@ def _open(path: Path, read):
     try:
         with pdfplumber.open(path) as pdf:
             return read(pdf)
+    except SourceError:
+        raise
     except Exception as error:  # pdfminer raises many types for damaged or protected files
         cause = error.args[0] if error.args and isinstance(error.args[0], Exception) else error
         if type(cause).__name__ in ("PDFPasswordIncorrect", "PDFEncryptionError"):
@@ -68,6 +71,14 @@ def _open(path: Path, read):
                               "save an unprotected copy (Print to PDF), or give the list as CSV or XLSX") from None
         raise SourceError(f"{path}: not a readable PDF ({type(cause).__name__}: {cause}) — open it in a PDF "
                           "viewer and save it again, or give the list as CSV or XLSX") from None
+
+
+def _pages(pdf, path: Path) -> list:
+    """The pages of an open PDF, refused beyond ``MAX_PAGES`` (a list has a few dozen at most)."""
+    if len(pdf.pages) > MAX_PAGES:
+        raise SourceError(f"{path}: refused: {len(pdf.pages):,} pages, more than the {MAX_PAGES} a programme list "
+                          "could have — give the list as CSV or XLSX")
+    return pdf.pages
 
 
 def _page(number: int, page) -> _Page:

@@ -6,8 +6,8 @@
 
 ``open_source`` hashes the file and settles its encoding in one pass over the bytes (constant memory);
 ``rows()`` then yields ``(SourceRow or None, problems)`` in file order. CSV, TSV and XLSX are streamed,
-so a list of a million rows never sits in memory; a document (.txt) is small and is read whole, because
-its highlights are linked to table rows only once the whole table is known.
+so a list of a million rows never sits in memory; a document (.pdf, or its text as .txt) is small and is
+read whole, because its highlights are linked to table rows only once the whole table is known.
 """
 from __future__ import annotations
 
