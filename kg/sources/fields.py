@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kg.normalize.text import fold
+from kg.normalize.text import match_key
 
-# field -> accepted header spellings (compared after fold(): NFKC, lower case, no spaces).
+# field -> accepted header spellings (compared after match_key(): NFKC, lower case, no spaces).
 HEADERS: dict[str, tuple[str, ...]] = {
     "number": ("no", "no.", "番号", "#", "number", "通し番号"),
     "organization": ("団体名", "organization", "organisation", "org", "法人名", "実施団体"),
@@ -20,7 +20,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "programme": ("programme", "program", "事業区分", "プログラム"),
 }
 REQUIRED = ("organization", "title", "region")
-_LOOKUP = {fold(alias): name for name, aliases in HEADERS.items() for alias in aliases}
+_LOOKUP = {match_key(alias): name for name, aliases in HEADERS.items() for alias in aliases}
 # "R6採択" style headers: adoption in an earlier year, whatever the year.
 _PRIOR = re.compile(r"^(r|令和|h|平成)\d+(年度)?採択$")
 
@@ -39,7 +39,7 @@ FALSE = {"", "-", "－", "―", "×", "no", "n", "false", "0", "無", "なし"}
 
 def field_of(cell: str) -> str | None:
     """The field a header cell names ('団体名' -> 'organization'), or None."""
-    key = fold(cell)
+    key = match_key(cell)
     return _LOOKUP.get(key) or ("prior_adoption" if _PRIOR.match(key) else None)
 
 
@@ -73,7 +73,7 @@ def is_header(cells: list[str]) -> bool:
 
 def parse_flag(value: str) -> bool | None:
     """R5採択 style mark to bool; None when the value means neither."""
-    key = fold(value)
+    key = match_key(value)
     if key in TRUE:
         return True
     if key in FALSE:
@@ -88,7 +88,7 @@ _ERA_YEAR = re.compile(r"^(?P<era>令和|平成|r|h)(?P<n>\d{1,2}|元)(年度)?$
 
 def parse_fiscal_year(value: str | int) -> int | None:
     """'令和6年度', 'R6', 'FY2024', '2024' -> 2024; None when not a year."""
-    key = fold(str(value))
+    key = match_key(str(value))
     match = _YEAR.match(key)
     if match:
         return int(match.group("year"))

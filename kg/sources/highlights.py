@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from kg.errors import RowError
 from kg.normalize.organizations import parse_organization
-from kg.normalize.text import clean, fold
+from kg.normalize.text import clean, match_key
 from kg.records import Highlight
 from kg.sources.fields import SourceRow
 from kg.sources.pages import Line
@@ -60,9 +60,10 @@ def link_highlights(result: SourceRead, highlights: list[Highlight], *, pdf: boo
         result.rows[index] = replace(
             row, description=row.description or highlight.description,
             category=row.category or highlight.category,
-            alt_titles=row.alt_titles + ((highlight.title,) if fold(highlight.title) != fold(row.title) else ()),
+            alt_titles=row.alt_titles + (
+                (highlight.title,) if match_key(highlight.title) != match_key(row.title) else ()),
             alt_organizations=row.alt_organizations + (
-                (highlight.organization,) if fold(highlight.organization) != fold(row.organization) else ()),
+                (highlight.organization,) if match_key(highlight.organization) != match_key(row.organization) else ()),
         )
 
 
@@ -70,5 +71,5 @@ def _similarity(highlight: Highlight, row: SourceRow) -> float:
     org_a = parse_organization(highlight.organization).key
     org_b = parse_organization(row.organization).key
     org = difflib.SequenceMatcher(None, org_a, org_b).ratio()
-    title = difflib.SequenceMatcher(None, fold(highlight.title), fold(row.title)).ratio()
+    title = difflib.SequenceMatcher(None, match_key(highlight.title), match_key(row.title)).ratio()
     return 0.5 * org + 0.5 * title

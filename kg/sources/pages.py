@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from kg.errors import RowError
-from kg.normalize.text import fold
+from kg.normalize.text import match_key
 from kg.sources.fields import CONTROL, control_names, parse_flag
 
 _PAGE_NUMBER = re.compile(r"^[-–—－(（]?\s*(p\.?|page|ページ)?\s*\d{1,4}\s*([/／]\s*\d{1,4})?\s*[-–—－)）]?$", re.I)
@@ -86,7 +86,7 @@ def drop_furniture(lines: list[Line]) -> list[Line]:
     enough = max(2, math.ceil(0.6 * len(pages)))
     drop = {key for key, sig in signatures.items()
             if (not sig or repeated[sig] >= enough and len(sig.replace(" ", "")) >= 2 and parse_flag(sig) is None)
-            and not any(word in fold(edges[key].text) for word in _HEADER_WORDS)}
+            and not any(word in match_key(edges[key].text) for word in _HEADER_WORDS)}
     return [line for line in lines if (line.page, line.number) not in drop]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kg.errors import SourceError
-from kg.normalize.text import fold
+from kg.normalize.text import match_key
 from kg.sources.document import read_extract
 from kg.sources.fields import CONTROL, is_header
 from kg.sources.pages import Extract, Line, TableRow, drop_furniture, join_wrapped
@@ -143,7 +143,7 @@ def _unruled(path: Path, pages: list[_Page]) -> Extract:
     kept = {(line.page, line.number) for line in drop_furniture([p.line for p in placed])}
     placed = [p for p in placed if (p.line.page, p.line.number) in kept or not p.pieces]
     if not any(is_header(p.texts) for p in placed):
-        merged = next((p.line for p in placed if all(word in fold(p.line.text) for word in _WORDS)), None)
+        merged = next((p.line for p in placed if all(word in match_key(p.line.text) for word in _WORDS)), None)
         if merged is not None:
             raise SourceError(f"{merged.where(str(path))}: found the table header but cannot tell its columns "
                               "apart — give the list as CSV or XLSX")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from kg.errors import SourceError
-from kg.normalize.text import fold
+from kg.normalize.text import match_key
 from kg.sources.layouts import aligned, percell, tabbed
 from kg.sources.pages import Line
 
@@ -23,7 +23,7 @@ def choose(lines: list[Line], file: str) -> ModuleType:
         if layout.detect(lines):
             return layout
     for line in lines:
-        if all(word in fold(line.text) for word in _WORDS):
+        if all(word in match_key(line.text) for word in _WORDS):
             raise SourceError(
                 f"{line.where(file)}: found the table header ({' '.join(line.text.split())[:40]}) but cannot tell "
                 "its columns apart — separate the columns with tabs or at least two spaces (pdftotext -layout), "
