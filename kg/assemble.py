@@ -70,7 +70,7 @@ def project_from_row(row: SourceRow, number: int, name: str, data: Dataset, seen
     if project_id in seen:
         data.problems.append(RowError(row.file, row.line, "No./number",
                                       f"duplicate project {project_id}, already read from {seen[project_id]}",
-                                      "give each project its own number"))
+                                      "give each project its own number", page=row.page))
         return None
     seen[project_id] = f"{name}:{row.line}"
     organization = _merge_organization(data, row.organization, row.alt_organizations)
@@ -80,13 +80,13 @@ def project_from_row(row: SourceRow, number: int, name: str, data: Dataset, seen
             row.file, row.line, "活動地域/region",
             f"could not resolve {', '.join(repr(u) for u in regions.unresolved)} in {row.region!r}",
             "write places as 都道府県+市区町村 (e.g. 東京都豊島区) or add the variant to the gazetteer",
-            "warning"))
+            "warning", row.page))
     tags = concepts.tag(" ".join((row.title,) + row.alt_titles), row.description, row.organization)
     return Project(
         id=project_id, programme=row.programme, fiscal_year=row.fiscal_year, number=number,
         title=row.title, organization=organization, region_text=row.region,
         prior_adoption=row.prior_adoption,
-        provenance=Provenance(name, row.line, row.fiscal_year, row.programme),
+        provenance=Provenance(name, row.line, row.fiscal_year, row.programme, row.page),
         regions=regions, alt_titles=row.alt_titles, category=row.category,
         description=row.description, tags=tags,
     )

@@ -18,9 +18,10 @@ class RowError:
     message: str
     hint: str = ""
     level: str = "error"   # "error": the row was skipped; "warning": loaded, but look at it
+    page: int | None = None   # PDF sources: the page; ``row`` is then the row of the table on that page
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.row}"
+        where = f"{self.file}:{self.row}" if self.page is None else f"{self.file}: page {self.page}, row {self.row}"
         if self.column:
             where += f" ({self.column})"
         text = f"{where}: {self.level}: {self.message}"

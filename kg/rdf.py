@@ -86,6 +86,8 @@ def _add_project(graph: Graph, project: Project, source_sha: str) -> None:
     if source_sha:
         add((node, PROV.wasDerivedFrom, source_iri(source_sha)))
     add((node, TG.sourceLine, Literal(project.provenance.line, datatype=XSD.integer)))
+    if project.provenance.page is not None:
+        add((node, TG.sourcePage, Literal(project.provenance.page, datatype=XSD.integer)))
 
 
 def _add_programme(graph: Graph, programme_id: str) -> None:

@@ -6,12 +6,16 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where a record came from: file, 1-based line (text) or row (tables), fiscal year, programme."""
+    """Where a record came from: file, 1-based line (text) or row (tables), fiscal year, programme.
+
+    For a PDF, ``page`` is the page and ``line`` the row of the table on that page (its header is row 1).
+    """
 
     file: str
     line: int
     fiscal_year: int
     programme: str
+    page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Highlight:
     description: str
     prior_adoption: bool
     line: int
+    page: int | None = None
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ def project_view(project: Project, gazetteer: Gazetteer, concepts: ConceptScheme
         "prior_adoption": project.prior_adoption,
         "category": project.category,
         "description": project.description,
-        "provenance": {"file": project.provenance.file, "line": project.provenance.line},
+        "provenance": {"file": project.provenance.file, "line": project.provenance.line,
+                       **({"page": project.provenance.page} if project.provenance.page is not None else {})},
     }
 
 

@@ -1,6 +1,8 @@
 """Property tests: mutated documents and tables never crash a reader, and every problem is located."""
 from __future__ import annotations
 
+import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -91,4 +93,30 @@ def test_mutated_tables_never_crash(tmp_path, data, suffix):
 def test_random_bytes_never_crash(tmp_path, raw):
     path = tmp_path / "noise.csv"
     path.write_bytes(raw)
+    check(path)
+
+
+@lru_cache(maxsize=1)
+def layout_lines() -> dict[str, list[str]]:
+    """The FY2024 list as space-aligned text (from the test PDF) and as one cell per line."""
+    from published import aligned_text, cells_text, write_pdf
+
+    with tempfile.TemporaryDirectory() as folder:
+        pdf = write_pdf(Path(folder) / "list.pdf")
+        return {"aligned": aligned_text(pdf).split("\n"), "cells": cells_text().split("\n")}
+
+
+@SETTINGS
+@given(data=st.data(), layout=st.sampled_from(["aligned", "cells"]))
+def test_mutated_layout_texts_never_crash(tmp_path, data, layout):
+    path = tmp_path / "doc.txt"
+    path.write_text("\n".join(mutate(layout_lines()[layout], data)), encoding="utf-8", errors="replace")
+    check(path)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=400))
+def test_random_pdf_bytes_never_crash(tmp_path, raw):
+    path = tmp_path / "noise.pdf"
+    path.write_bytes(b"%PDF-1.4\n" + raw)
     check(path)

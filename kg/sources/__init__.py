@@ -1,4 +1,7 @@
-"""Readers: one per input shape. Each returns a SourceRead (rows + located problems)."""
+"""Readers: one per input shape (the programme PDF, its text in any layout, CSV/TSV, XLSX).
+
+Each gives rows and located problems: ``open_source`` as a stream, ``read_source`` whole (a SourceRead).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,5 +16,11 @@ __all__ = ["open_source", "Source", "read_source", "read_document", "read_table"
 
 
 def read_source(path: Path | str, *, fiscal_year: int | None = None, programme: str | None = None) -> SourceRead:
-    """Read any supported source whole: the programme document (.txt) or a list (.csv, .tsv, .xlsx)."""
+    """Read any supported source whole: the programme document (.pdf, or its text as .txt) or a list
+    (.csv, .tsv, .xlsx).
+
+        >>> read = read_source("r7_list.pdf")                       # doctest: +SKIP
+        >>> read.rows[0].page, read.rows[0].line, read.problems     # doctest: +SKIP
+        (3, 2, [])
+    """
     return collect(open_source(path, fiscal_year=fiscal_year, programme=programme))

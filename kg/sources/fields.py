@@ -24,22 +24,46 @@ _LOOKUP = {match_key(alias): name for name, aliases in HEADERS.items() for alias
 # "R6採択" style headers: adoption in an earlier year, whatever the year.
 _PRIOR = re.compile(r"^(r|令和|h|平成)\d+(年度)?採択$")
 
+# C0 controls other than tab, LF and CR, DEL, C1 controls and the two non-characters XML 1.0 forbids.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def control_names(text: str) -> str:
+    """The control characters in a text, as 'U+0000, U+001B' (for messages)."""
+    return ", ".join(sorted({f"U+{ord(c):04X}" for c in CONTROL.findall(text)}))
+
+
 TRUE = {"○", "◯", "〇", "●", "◎", "yes", "y", "true", "1", "有", "あり", "済", "x"}
 FALSE = {"", "-", "－", "―", "×", "no", "n", "false", "0", "無", "なし"}
+
+
+def field_of(cell: str) -> str | None:
+    """The field a header cell names ('団体名' -> 'organization'), or None."""
+    key = match_key(cell)
+    return _LOOKUP.get(key) or ("prior_adoption" if _PRIOR.match(key) else None)
 
 
 def map_header(cells: list[str]) -> dict[str, int]:
     """Map a header row to {field: column index}; unknown columns are ignored."""
     found: dict[str, int] = {}
     for index, cell in enumerate(cells):
-        key = match_key(cell)
-        name = _LOOKUP.get(key) or ("prior_adoption" if _PRIOR.match(key) else None)
+        name = field_of(cell)
         if name and name not in found:
             found[name] = index
     # Numbered tables often leave the number column's header empty (the bundled document does).
     if "number" not in found and cells and not cells[0].strip():
         found["number"] = 0
     return found
+
+
+def duplicate_columns(cells: list[str]) -> dict[str, list[int]]:
+    """Fields named by more than one column of a header row: {field: [column indexes]}."""
+    seen: dict[str, list[int]] = {}
+    for index, cell in enumerate(cells):
+        name = field_of(cell)
+        if name:
+            seen.setdefault(name, []).append(index)
+    return {name: indexes for name, indexes in seen.items() if len(indexes) > 1}
 
 
 def is_header(cells: list[str]) -> bool:
@@ -92,3 +116,4 @@ class SourceRow:
     category: str | None = None
     alt_titles: tuple[str, ...] = ()
     alt_organizations: tuple[str, ...] = ()
+    page: int | None = None          # PDF sources: the page, and ``line`` is the row of the table on it

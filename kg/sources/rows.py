@@ -3,26 +3,48 @@ from __future__ import annotations
 
 from kg.errors import RowError, SourceError
 from kg.normalize.text import clean
-from kg.sources.fields import SourceRow, parse_fiscal_year, parse_flag
+from kg.sources.fields import CONTROL, SourceRow, control_names, duplicate_columns, parse_fiscal_year, parse_flag
 from kg.sources.programmes import programme_by_id
 
 _LABELS = {"organization": "団体名/organization", "title": "取組名/title", "region": "活動地域/region",
-           "prior_adoption": "R5採択/prior adoption", "number": "No./number", "fiscal_year": "年度/fiscal year"}
+           "prior_adoption": "R5採択/prior adoption", "number": "No./number", "fiscal_year": "年度/fiscal year",
+           "description": "概要/description", "category": "区分/category"}
+
+
+def header_problems(cells: list[str], *, file: str, line: int, page: int | None = None) -> list[RowError]:
+    """Warnings about a header row: a field named by two columns (the first one is read)."""
+    return [RowError(file, line, _LABELS.get(name, name),
+                     f"{len(indexes)} columns are named {_LABELS.get(name, name)} (columns "
+                     f"{', '.join(str(i + 1) for i in indexes)}); only column {indexes[0] + 1} is read",
+                     "rename or delete the other columns", "warning", page)
+            for name, indexes in duplicate_columns(cells).items()]
 
 
 def row_from_cells(
     cells: list[str], header: dict[str, int], *, file: str, line: int,
-    fiscal_year: int | None, programme: str | None,
+    fiscal_year: int | None, programme: str | None, page: int | None = None,
 ) -> tuple[SourceRow | None, list[RowError]]:
-    """Build a SourceRow from cells; a row missing its organisation or title is skipped with an error."""
+    """Build a SourceRow from cells; a row missing its organisation or title is skipped with an error.
+
+    ``page`` is given for PDF rows: ``line`` is then the row of the table on that page.
+    """
     problems: list[RowError] = []
 
-    def cell(name: str) -> str:
-        index = header.get(name)
-        return clean(cells[index]) if index is not None and index < len(cells) else ""
-
     def problem(column: str, message: str, hint: str, level: str = "error") -> None:
-        problems.append(RowError(file, line, _LABELS.get(column, column), message, hint, level))
+        problems.append(RowError(file, line, _LABELS.get(column, column), message, hint, level, page))
+
+    values: dict[str, str] = {}
+    for name, index in header.items():
+        raw = cells[index] if index < len(cells) else ""
+        if CONTROL.search(raw):
+            # Control characters break XML exports and terminals: removed here, once, with a warning.
+            problem(name, f"control characters ({control_names(raw)}) removed",
+                    "check the cell in the source file", "warning")
+            raw = CONTROL.sub("", raw)
+        values[name] = clean(raw)
+
+    def cell(name: str) -> str:
+        return values.get(name, "")
 
     needed = max(header[name] for name in ("organization", "title", "region")) + 1
     if len(cells) < needed:
@@ -32,7 +54,7 @@ def row_from_cells(
     for name, what in (("organization", "organisation"), ("title", "title")):
         if not cell(name):
             problem(name, f"empty {what}", f"fill in the {what} or delete the row")
-    if problems:
+    if any(p.level == "error" for p in problems):
         return None, problems
 
     year = fiscal_year
@@ -75,4 +97,5 @@ def row_from_cells(
         file=file, line=line, fiscal_year=year, programme=prog, number=number,
         organization=cell("organization"), title=cell("title"), region=cell("region"),
         prior_adoption=prior, description=cell("description") or None, category=cell("category") or None,
+        page=page,
     ), problems

@@ -6,13 +6,12 @@
 
 ``open_source`` hashes the file and settles its encoding in one pass over the bytes (constant memory);
 ``rows()`` then yields ``(SourceRow or None, problems)`` in file order. CSV, TSV and XLSX are streamed,
-so a list of a million rows never sits in memory; a document (.txt) is small and is read whole, because
-its highlights are linked to table rows only once the whole table is known.
+so a list of a million rows never sits in memory; a document (.pdf, or its text as .txt) is small and is
+read whole, because its highlights are linked to table rows only once the whole table is known.
 """
 from __future__ import annotations
 
 import codecs
-import csv
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from kg.sources.read import SourceRead
 Rows = Iterator[tuple[SourceRow | None, list[RowError]]]
 STREAMED = (".csv", ".tsv")
 TABLES = (".csv", ".tsv", ".xlsx", ".xlsm")
+DOCUMENTS = (".txt", ".pdf")     # read whole: small, and their highlights need the whole table
 CHUNK = 1 << 22
 
 
@@ -59,7 +59,7 @@ class Source:
 
 
 def open_source(path: Path | str, *, fiscal_year: int | None = None, programme: str | None = None) -> Source:
-    """Open any supported source: the programme document (.txt) or a list (.csv, .tsv, .xlsx).
+    """Open any supported source: the programme document (.pdf, or its text as .txt) or a list (.csv, .tsv, .xlsx).
 
     Raises SourceError when the file is missing or cannot be decoded; rows with problems are not
     errors here: ``rows()`` yields them with their located problems.
@@ -67,14 +67,16 @@ def open_source(path: Path | str, *, fiscal_year: int | None = None, programme: 
     from kg.sources.programmes import programme_by_id
 
     path = Path(path)
+    if path.is_dir():
+        raise SourceError(f"{path}: is a directory — give the list file itself (.pdf, .txt, .csv, .tsv or .xlsx)")
     if not path.is_file():
-        raise SourceError(f"{path}: no such file — give the path of a .txt document or a .csv/.tsv/.xlsx list")
+        raise SourceError(f"{path}: no such file — give the path of a .pdf or .txt document or a .csv/.tsv/.xlsx list")
     suffix = path.suffix.lower()
-    if suffix not in TABLES and suffix != ".txt":
-        raise SourceError(f"{path}: unknown format {suffix!r} — use .csv, .tsv, .xlsx or the bundled .txt document")
+    if suffix not in TABLES and suffix not in DOCUMENTS:
+        raise SourceError(f"{path}: unknown format {suffix!r} — use .pdf, .txt (the PDF's text), .csv, .tsv or .xlsx")
     if programme is not None:
         programme_by_id(programme)   # fails early on an id that cannot go into an IRI
-    if suffix == ".txt":
+    if suffix in DOCUMENTS:
         return _whole(path, fiscal_year, programme)
     sha256, encoding = scan(path, decode=suffix in STREAMED)
     if suffix in STREAMED:
@@ -85,13 +87,18 @@ def open_source(path: Path | str, *, fiscal_year: int | None = None, programme: 
 def scan(path: Path, *, decode: bool) -> tuple[str, str | None]:
     """SHA-256 of a file and, with ``decode``, its encoding: "utf-8-sig" when all of it is UTF-8, else "cp932".
 
-    A file in neither fails with the line and byte of the first byte that is not UTF-8.
+    A file in neither fails with the line and byte of the first byte that is not UTF-8; so does a file that
+    starts with a UTF-8 byte-order mark and then has bytes that are not UTF-8 (it mixes encodings).
     """
+    from kg.sources.table import BOM, bad_byte_message
+
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8, lines, offset, bad_line = decode, 0, 0, 0
+    utf8, lines, offset, bad_line, bom = decode, 0, 0, 0, None
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
+            if bom is None:
+                bom = chunk.startswith(BOM)
             digest.update(chunk)
             if utf8:
                 try:
@@ -111,40 +118,41 @@ def scan(path: Path, *, decode: bool) -> tuple[str, str | None]:
         return digest.hexdigest(), None
     if utf8:
         return digest.hexdigest(), "utf-8-sig"
+    if bom:
+        raise SourceError(bad_byte_message(str(path), bad_line, offset, bom=True))
     try:
         with open(path, encoding="cp932") as f:
             while f.read(CHUNK):
                 pass
     except UnicodeDecodeError:
-        raise SourceError(f"{path}:{bad_line}: cannot decode byte {offset} as UTF-8 or CP932/Shift_JIS — "
-                          "save the file as UTF-8 (Excel: 'CSV UTF-8') and try again") from None
+        raise SourceError(bad_byte_message(str(path), bad_line, offset)) from None
     return digest.hexdigest(), "cp932"
 
 
 def _csv_rows(path: Path, encoding: str | None, fiscal_year: int | None, programme: str | None) -> Rows:
+    from kg.sources.delimited import line_ending, records
     from kg.sources.table import iter_rows
 
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with open(path, encoding=encoding, newline="") as f:
-        try:
-            yield from iter_rows(enumerate(csv.reader(f, delimiter=delimiter), start=1), str(path),
-                                 fiscal_year=fiscal_year, programme=programme)
-        except csv.Error as error:   # e.g. a NUL byte: the file is binary or damaged
-            raise SourceError(f"{path}: not a readable {path.suffix[1:].upper()} file ({error}) — "
-                              "export it again from the spreadsheet as CSV UTF-8") from None
+    with open(path, encoding=encoding, newline=line_ending(path)) as f:
+        yield from iter_rows(records(f, str(path), delimiter), str(path),
+                             fiscal_year=fiscal_year, programme=programme)
 
 
 def _xlsx_rows(path: Path, fiscal_year: int | None, programme: str | None) -> Rows:
-    from kg.sources.table import iter_rows, xlsx_cells
+    from kg.sources.table import iter_rows
+    from kg.sources.workbook import xlsx_records
 
-    yield from iter_rows(xlsx_cells(path), str(path), fiscal_year=fiscal_year, programme=programme)
+    yield from iter_rows(xlsx_records(path), str(path), fiscal_year=fiscal_year, programme=programme)
 
 
 def _whole(path: Path, fiscal_year: int | None, programme: str | None) -> Source:
     """A document read whole once; its rows and problems replayed on every ``rows()``."""
     from kg.sources.document import read_document
+    from kg.sources.pdf import read_pdf
 
-    read = read_document(path, fiscal_year=fiscal_year, programme=programme)
+    reader = read_pdf if path.suffix.lower() == ".pdf" else read_document
+    read = reader(path, fiscal_year=fiscal_year, programme=programme)
     return Source(path, read.sha256, lambda: replay(read), title=read.title)
 
 

@@ -1,4 +1,4 @@
-"""CSV, TSV and XLSX lists, in UTF-8 (with or without BOM) or CP932/Shift_JIS."""
+"""CSV, TSV and XLSX lists, in UTF-8 (with or without BOM) or CP932/Shift_JIS: header mapping and rows."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,23 +7,36 @@ from typing import Iterable, Iterator
 from kg.errors import RowError, SourceError
 from kg.sources.fields import HEADERS, REQUIRED, SourceRow, is_header, map_header
 from kg.sources.read import SourceRead
-from kg.sources.rows import row_from_cells
+from kg.sources.rows import header_problems, row_from_cells
 
 ENCODINGS = ("utf-8-sig", "cp932")
+BOM = b"\xef\xbb\xbf"
 
 
 def decode(data: bytes, file: str) -> str:
-    """Decode UTF-8 (BOM or not) or CP932; a file in neither fails with the line of the first bad byte."""
+    """Decode UTF-8 (BOM or not) or CP932; a file in neither fails with the line and byte of the first bad byte.
+
+    A file that starts with a UTF-8 byte-order mark is UTF-8: a bad byte in it is an error, not a sign of CP932.
+    """
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError as utf8_error:
+    except UnicodeDecodeError as error:
+        offset = error.start + (len(BOM) if data.startswith(BOM) else 0)   # the codec counts after the BOM
+        if data.startswith(BOM):
+            raise SourceError(bad_byte_message(file, data[:offset].count(b"\n") + 1, offset, bom=True)) from None
         try:
             return data.decode("cp932")
         except UnicodeDecodeError:
-            line = data[: utf8_error.start].count(b"\n") + 1
-            raise SourceError(
-                f"{file}:{line}: cannot decode byte {utf8_error.start} as UTF-8 or CP932/Shift_JIS — "
-                "save the file as UTF-8 (Excel: 'CSV UTF-8') and try again") from None
+            raise SourceError(bad_byte_message(file, data[:offset].count(b"\n") + 1, offset)) from None
+
+
+def bad_byte_message(file: str, line: int, offset: int, *, bom: bool = False) -> str:
+    """The message for a file that is not UTF-8 (nor CP932): where the first bad byte is, what to do."""
+    if bom:
+        return (f"{file}:{line}: byte {offset} is not UTF-8, although the file starts with a UTF-8 byte-order "
+                "mark — the file mixes encodings; save it again as UTF-8 (Excel: 'CSV UTF-8')")
+    return (f"{file}:{line}: cannot decode byte {offset} as UTF-8 or CP932/Shift_JIS — "
+            "save the file as UTF-8 (Excel: 'CSV UTF-8') and try again")
 
 
 def read_table(path: Path, *, fiscal_year: int | None = None, programme: str | None = None) -> SourceRead:
@@ -36,28 +49,26 @@ def read_table(path: Path, *, fiscal_year: int | None = None, programme: str | N
     return collect(open_source(path, fiscal_year=fiscal_year, programme=programme))
 
 
-def rows_to_read(rows: Iterable[tuple[int, list[str]]], file: str, *,
-                 fiscal_year: int | None, programme: str | None) -> SourceRead:
-    """Find the header, then turn every later non-blank, non-header row into a SourceRow or errors."""
-    result = SourceRead(file=file)
-    for row, problems in iter_rows(rows, file, fiscal_year=fiscal_year, programme=programme):
-        result.add(row, problems)
-    return result
+def iter_rows(records: Iterable[tuple[int, list[str] | None, list[RowError]]], file: str, *,
+              fiscal_year: int | None, programme: str | None) -> Iterator[tuple[SourceRow | None, list[RowError]]]:
+    """(row, problems) per data row, one at a time (the streaming build reads huge lists with it).
 
-
-def iter_rows(rows: Iterable[tuple[int, list[str]]], file: str, *, fiscal_year: int | None,
-              programme: str | None) -> Iterator[tuple[SourceRow | None, list[RowError]]]:
-    """(row, problems) per data row, one at a time (the streaming build reads huge lists with it)."""
+    ``records`` are (line, cells, problems) as the CSV and XLSX readers give them; cells are None for a
+    record that could not be read (its problems say why).
+    """
     header: dict[str, int] | None = None
-    for line, cells in rows:
-        if header is None:
-            if is_header(cells):
-                header = map_header(cells)
-                _check_defaults(header, file, line, fiscal_year, programme)
+    for line, cells, problems in records:
+        if cells is not None and header is None and is_header(cells):
+            header = map_header(cells)
+            _check_defaults(header, file, line, fiscal_year, programme)
+            problems = problems + header_problems(cells, file=file, line=line)
+        elif cells is not None and header is not None and any(c.strip() for c in cells) and not is_header(cells):
+            row, more = row_from_cells(cells, header, file=file, line=line, fiscal_year=fiscal_year,
+                                       programme=programme)
+            yield row, problems + more
             continue
-        if not any(c.strip() for c in cells) or is_header(cells):
-            continue
-        yield row_from_cells(cells, header, file=file, line=line, fiscal_year=fiscal_year, programme=programme)
+        if problems:
+            yield None, problems
     if header is None:
         names = ", ".join("/".join(HEADERS[f][:2]) for f in REQUIRED)
         raise SourceError(f"{file}: no header row found — the list needs columns {names}")
@@ -70,20 +81,3 @@ def _check_defaults(header: dict[str, int], file: str, line: int,
     if "programme" not in header and programme is None:
         raise SourceError(f"{file}:{line}: no programme column — pass --programme (an id such as "
                           "'cao-kodoku-npo-model'; known ids are in kg/data/programmes.csv)")
-
-
-def xlsx_cells(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(row number, cells as text) of the first sheet of a workbook, streamed (openpyxl read-only mode)."""
-    try:
-        import openpyxl
-    except ImportError as error:  # pragma: no cover - a declared dependency
-        raise SourceError("reading .xlsx needs openpyxl: pip install openpyxl") from error
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many types for a damaged file
-        raise SourceError(f"{path}: not a readable .xlsx file ({error}) — open and re-save it in Excel") from None
-    try:
-        for index, values in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1):
-            yield index, ["" if v is None else str(v) for v in values]
-    finally:
-        book.close()
