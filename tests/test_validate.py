@@ -15,7 +15,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
 
 from shacl_reference import comparable, pyshacl_results
-from kg.validate import shape_checks, shapes_graph, validate_graph, validate_store
+from kg.validate import shape_checks, validate_graph, validate_store
 from kg.validate.messages import short
 from kg.validate.run import oxigraph_of, run_checks, store_terms
 from kg.vocab import BASE, SCHEMA, TG, concept_iri, project_iri, region_iri
