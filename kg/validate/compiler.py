@@ -4,9 +4,9 @@ Each query selects ``?this`` (the focus node), and ``?value`` when the constrain
 by one; a conforming graph gives no rows. The queries are written for Oxigraph, whose joins and
 anti-joins on stored terms are cheap and whose FILTERs on a term's text are not:
 
-- a property of many focus nodes (``Sizes`` tells): its triples are filtered first and the targets
+- many focus nodes (``Sizes`` tells): a property's triples are filtered first and the focus nodes
   joined after (a hash join); "at least one value" is a MINUS; counts are GROUP BY subqueries;
-- a property of few focus nodes (8 regional blocks among 40,000 names): from the focus nodes.
+- a few thousand focus nodes at most (8 regional blocks among 40,000 names): from the focus nodes.
 
 Only what ``kg/data/shapes.ttl`` uses, plus a few neighbours tested the same way (see ``SUPPORTED``),
 is compiled; anything else raises ShapesError naming the shape and the construct, so a new shape is
@@ -44,7 +44,7 @@ COMPONENT = {SH["class"]: SH.ClassConstraintComponent, SH.datatype: SH.DatatypeC
              SH.uniqueLang: SH.UniqueLangConstraintComponent, SH.hasValue: SH.HasValueConstraintComponent,
              SH.qualifiedMinCount: SH.QualifiedMinCountConstraintComponent,
              SH.qualifiedMaxCount: SH.QualifiedMaxCountConstraintComponent}
-FEW = 4   # focus nodes are "few" when the property has more than FEW times as many triples as there are nodes
+FEW = 5_000   # up to this many focus nodes, a query starts from them (index lookups) rather than scan a property
 # What a SPARQL constraint may not contain (see the module docstring).
 NOT_IN_SPARQL = re.compile(r"\bSELECT\b[\s\S]*\bSELECT\b|\bVALUES\b|\bMINUS\b|\bSERVICE\b|"
                            r"[?$](shapesGraph|currentShape|PATH)\b", re.IGNORECASE)
@@ -73,12 +73,8 @@ class Check:
 class Sizes(Protocol):
     """How big the data is where it matters for the join order (``kg.validate.run.StoreSizes``)."""
 
-    def instances(self, classes: list[URIRef]) -> int:
-        """How many nodes have one of these classes."""
-        ...
-
-    def more_than(self, path: str, n: int) -> bool:
-        """Whether the SPARQL path (``<p>`` or ``^<p>``) has more than ``n`` triples."""
+    def at_most(self, classes: list[URIRef], n: int) -> bool:
+        """Whether at most ``n`` nodes have one of these classes."""
         ...
 
 
@@ -169,11 +165,9 @@ class Compiler(ShapeGraph):
         only_classes = len(patterns) == len(list(self.graph.objects(shape, SH.targetClass)))
         return Target(pattern, prefixes, tuple(classes) if only_classes else ())
 
-    def few(self, target: Target, path: str) -> bool:
+    def few(self, target: Target) -> bool:
         """Whether to start from the focus nodes (few of them) rather than from the property's triples."""
-        if self.sizes is None or not target.classes:
-            return False
-        return self.sizes.more_than(path, FEW * self.sizes.instances(list(target.classes)))
+        return self.sizes is not None and bool(target.classes) and self.sizes.at_most(list(target.classes), FEW)
 
     # ---- constraints on the focus node itself (a node shape) -------------------------------------------
     def node_checks(self, target: Target, shape: Node) -> list[Check]:
@@ -205,7 +199,7 @@ class Compiler(ShapeGraph):
             if predicate in params:
                 self.unsupported(prop, f"{self.name(predicate)} inside a property shape")
         path, p, t = self.path(prop), self.sparql_path(prop), target.pattern
-        few = self.few(target, p)
+        few = self.few(target)
         severity, message = self.severity(prop), self.one(prop, SH.message)
         checks = []
 

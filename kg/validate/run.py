@@ -39,20 +39,15 @@ class StoreSizes:
 
     def __init__(self, store) -> None:
         self.store = store
-        self.counts: dict[str, int] = {}
+        self.counts: dict[tuple, bool] = {}
 
-    def instances(self, classes: list[URIRef]) -> int:
-        return sum(self.count(f"?s a <{cls}>") for cls in classes)
-
-    def more_than(self, path: str, n: int) -> bool:
-        return self.count(f"?s {path} ?o", limit=n + 1) > n
-
-    def count(self, pattern: str, limit: int | None = None) -> int:
-        query = f"SELECT ?s WHERE {{ {pattern} }}" + (f" LIMIT {limit}" if limit is not None else "")
-        if query not in self.counts:
-            solution = next(iter(self.store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {query} }}")))
-            self.counts[query] = int(solution["n"].value)
-        return self.counts[query]
+    def at_most(self, classes: list[URIRef], n: int) -> bool:
+        key = (tuple(classes), n)
+        if key not in self.counts:
+            union = " UNION ".join(f"{{ ?s a <{cls}> }}" for cls in classes)
+            query = f"SELECT (COUNT(*) AS ?n) WHERE {{ SELECT ?s WHERE {{ {union} }} LIMIT {n + 1} }}"
+            self.counts[key] = int(next(iter(self.store.query(query)))["n"].value) <= n
+        return self.counts[key]
 
 
 def run_checks(store, checks: list[Check], data: Terms,
