@@ -143,7 +143,9 @@ class Compiler(ShapeGraph):
 
     # ---- focus nodes ---------------------------------------------------------------------------------
     def target(self, shape: Node) -> Target:
-        patterns, prefixes, classes = [], {}, []
+        patterns: list[str] = []
+        prefixes: dict[str, str] = {}
+        classes: list[Node] = []
         for cls in sorted(self.graph.objects(shape, SH.targetClass), key=str):
             patterns.append(self.instances("?this", cls))
             classes += self.classes(cls)

@@ -8,7 +8,7 @@ Anything it cannot write raises ShapesError naming the shape and the construct.
 from __future__ import annotations
 
 import itertools
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NoReturn
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, SH, XSD
@@ -19,10 +19,10 @@ from kg.validate.messages import Node, Terms, path_text
 VALUE_CHECKS = (SH["class"], SH.datatype, SH.nodeKind, SH.pattern, SH.languageIn, SH["in"], SH.minInclusive,
                 SH.maxInclusive, SH.minExclusive, SH.maxExclusive, SH.node, SH["or"])
 RANGE = {SH.minInclusive: ">=", SH.maxInclusive: "<=", SH.minExclusive: ">", SH.maxExclusive: "<"}
-NODE_KIND = {SH.IRI: "!isIRI({x})", SH.BlankNode: "!isBlank({x})", SH.Literal: "!isLiteral({x})",
+NODE_KIND: dict[Node, str] = {SH.IRI: "!isIRI({x})", SH.BlankNode: "!isBlank({x})", SH.Literal: "!isLiteral({x})",
              SH.BlankNodeOrIRI: "isLiteral({x})", SH.BlankNodeOrLiteral: "isIRI({x})", SH.IRIOrLiteral: "isBlank({x})"}
 # Well-formed lexical forms (XML Schema) of the datatypes sh:datatype may name; others raise ShapesError.
-LEXICAL = {
+LEXICAL: dict[Node, str] = {
     XSD.integer: r"^[+-]?[0-9]+$",
     XSD.decimal: r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$",
     XSD.boolean: r"^(true|false|1|0)$",
@@ -39,12 +39,13 @@ class ShapeGraph:
     def __init__(self, shapes: Graph, subclasses: Mapping[URIRef, Iterable[URIRef]]) -> None:
         self.graph = shapes
         self.terms = Terms.of_graph(shapes)
-        self.subclasses = {cls: sorted(set(subs) - {cls}, key=str) for cls, subs in subclasses.items()}
+        self.subclasses: dict[Node, list[Node]] = {cls: sorted(set(subs) - {cls}, key=str)
+                                                   for cls, subs in subclasses.items()}
         self.fresh = (f"?v{n}" for n in itertools.count())
         self.nesting: list[Node] = []
 
     # ---- reading --------------------------------------------------------------------------------------
-    def unsupported(self, where: Node, construct: str):
+    def unsupported(self, where: Node, construct: str) -> NoReturn:
         raise ShapesError(
             f"kg/data/shapes.ttl: {self.name(where)} uses {construct}, which kg/validate does not compile to "
             "SPARQL — add it to kg/validate (with a test against pyshacl in tests/test_validate.py), or drop it")
@@ -63,8 +64,8 @@ class ShapeGraph:
             self.unsupported(node, f"{len(values)} values of {self.name(predicate)}")
         return values[0] if values else None
 
-    def parameters(self, shape: Node) -> dict[URIRef, list[Node]]:
-        params: dict[URIRef, list[Node]] = {}
+    def parameters(self, shape: Node) -> dict[Node, list[Node]]:
+        params: dict[Node, list[Node]] = {}
         for predicate, value in self.graph.predicate_objects(shape):
             params.setdefault(predicate, []).append(value)
         for predicate, values in params.items():

@@ -7,14 +7,14 @@ prefixed names, ``Literal("2024", datatype=xsd:integer)``, blank nodes as ``[ p 
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, SH, NamespaceManager
+from rdflib.term import Node
 
 from kg.vocab import PREFIXES
 
-Node = URIRef | BNode | Literal
 Triples = Callable[[BNode], Iterable[tuple[Node, Node]]]    # (predicate, object) pairs of a blank node
 DEEPEST = 12                                                 # pyshacl stops writing nested blank nodes here
 
@@ -92,7 +92,7 @@ def with_sh(namespaces: NamespaceManager) -> NamespaceManager:
 class Row(NamedTuple):
     """One result as a message sees it: the focus node, the value node and every projected variable."""
 
-    focus: Node
+    focus: Node | None
     value: Node | None
     bindings: dict[str, Node]
     data: Terms
@@ -109,7 +109,8 @@ def fixed(text: str) -> Message:
 def template(text: str) -> Message:
     """An sh:message of a SPARQL constraint: ``{?var}`` / ``{$var}`` become the row's values."""
     def fill(row: Row) -> str:
-        values = {name: term for name, term in row.bindings.items() if name not in ("this", "path", "value")}
+        values: dict[str, Node | None] = {name: term for name, term in row.bindings.items()
+                                          if name not in ("this", "path", "value")}
         values["this"] = row.focus
         if row.bindings.get("path") is not None:
             values["path"] = row.bindings["path"]
@@ -122,9 +123,9 @@ def template(text: str) -> Message:
     return fill
 
 
-def default(component: URIRef, shapes: Terms, parameters: dict[URIRef, list[Node]], path: Node | None) -> Message:
+def default(component: URIRef, shapes: Terms, parameters: dict[Node, list[Node]], path: Node | None) -> Message:
     """pyshacl's default message for ``component`` with these parameter values (sh:class, sh:minCount…)."""
-    first = {name: values[0] for name, values in parameters.items() if values}
+    first: dict[Node, Any] = {name: values[0] for name, values in parameters.items() if values}
     shown_path = shapes.show(path) if path is not None else None
 
     def on(row: Row) -> str:         # "<focus>-><path>", or "<focus>" on a node shape
