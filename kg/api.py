@@ -152,10 +152,16 @@ class Tsunagari:
         return self._engines[engine].query(query, bindings)
 
     def validate(self):
-        """SHACL validation of the stored graph; returns a kg.validate.ValidationResult."""
-        from kg.validate import validate_graph
+        """SHACL validation of every node of the stored graph, on its Oxigraph database.
 
-        return validate_graph(self.graph)
+        Returns a kg.validate.ValidationResult (``conforms``, ``violations``, ``warnings``, ``text``).
+        """
+        from kg.engines import OXIGRAPH_FOLDER, OxigraphEngine
+        from kg.validate import validate_store
+
+        folder = self.folder / OXIGRAPH_FOLDER
+        engine = OxigraphEngine.open(folder) if folder.is_dir() else OxigraphEngine.load(self.folder / "graph.nt")
+        return validate_store(engine.store)
 
     # -- similarity ------------------------------------------------------------------------------
     @cached_property

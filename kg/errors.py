@@ -42,3 +42,7 @@ class NotFound(KgError):
 
 class ValidationError(KgError):
     """The built graph does not conform to the SHACL shapes."""
+
+
+class ShapesError(KgError):
+    """The SHACL shapes use a construct the validator cannot check (it names the shape and the construct)."""
