@@ -30,12 +30,33 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = REPO / "queries"
+# Queries whose unbound answer lists (nearly) every project: with --typical they are also timed for one
+# value, as a user asks them ("the projects of this region", "the provenance of this project").
+TYPICAL = {
+    "organisations_adopted_both_years.rq": {"fiscal_year": "2024"},
+    "project_provenance.rq": {"project_id": "kyumin-yokin-fy2022-003"},
+    "projects_in_region.rq": {"region_code": "131091"},
+    "tag_evidence.rq": {"concept_id": "elderly"},
+}
 
 
-def _worker(generation: str, engine: str, connection) -> None:
-    """Open the engine once, then answer (text, bindings, runs, once_over) requests with timings."""
+class Cutoff(Exception):
+    """A run took longer than the cut-off (not an OSError, which the engines turn into QueryError)."""
+
+
+def _worker(generation: str, engine: str, cutoff: float, connection) -> None:
+    """Open the engine once, then answer (text, bindings, runs, once_over) requests with timings.
+
+    A run past the cut-off is stopped by SIGALRM where Python gets control back (rdflib always; Oxigraph
+    between result rows), so the engine need not be opened again; the parent kills the worker otherwise."""
+    import signal
+
     from kg.engines import open_engine
 
+    def stop(signum, frame):
+        raise Cutoff
+
+    signal.signal(signal.SIGALRM, stop)
     started = time.perf_counter()
     opened = open_engine(Path(generation), engine)
     connection.send(("ready", time.perf_counter() - started))
@@ -48,10 +69,17 @@ def _worker(generation: str, engine: str, connection) -> None:
         try:
             for _ in range(runs):
                 started, cpu = time.perf_counter(), time.process_time()
-                rows = len(opened.query(text, bindings).rows)
+                signal.setitimer(signal.ITIMER_REAL, cutoff)
+                try:
+                    rows = len(opened.query(text, bindings).rows)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
                 times.append((time.perf_counter() - started, time.process_time() - cpu))
                 if times[0][0] > once_over:
                     break
+        except Cutoff:
+            connection.send(("timeout", None))
+            continue
         except Exception as error:     # reported in the table, the benchmark goes on
             connection.send(("error", f"{type(error).__name__}: {error}"))
             continue
@@ -61,34 +89,37 @@ def _worker(generation: str, engine: str, connection) -> None:
 class Worker:
     """One engine in a child process; restarted after a query is cut off."""
 
-    def __init__(self, generation: Path, engine: str) -> None:
-        self.generation, self.engine = generation, engine
+    def __init__(self, generation: Path, engine: str, cutoff: float) -> None:
+        self.generation, self.engine, self.cutoff = generation, engine, cutoff
         self.process = None
         self.load_seconds: float | None = None
 
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_worker, args=(str(self.generation), self.engine, child), daemon=True)
+        self.process = context.Process(target=_worker, args=(str(self.generation), self.engine, self.cutoff, child),
+                                       daemon=True)
         self.process.start()
         kind, value = self.connection.recv()
         if self.load_seconds is None:
             self.load_seconds = value
 
-    def run(self, text: str, bindings: dict, runs: int, once_over: float, cutoff: float) -> dict:
+    def run(self, text: str, bindings: dict, runs: int, once_over: float) -> dict:
         """Time one query: {"ms": median ms or None past the cut-off, "rows", "runs", "error"}."""
         if self.process is None:
             self._start()
         self.connection.send((text, bindings, runs, once_over))
-        # every run may take up to the cut-off; a single run past it is what stops the worker
-        deadline = time.monotonic() + cutoff * runs + 1
+        # every run may take up to the cut-off; past that (plus grace) the worker is killed
+        deadline = time.monotonic() + self.cutoff * runs + 30
         while time.monotonic() < deadline:
             if self.connection.poll(0.05):
                 kind, value = self.connection.recv()
+                if kind == "timeout":
+                    return {"ms": None, "cpu_ms": None, "rows": None, "runs": 0, "error": None}
                 if kind == "error":
                     return {"ms": None, "cpu_ms": None, "rows": None, "runs": 0, "error": value}
                 times, rows = value
-                if max(wall for wall, _ in times) > cutoff:
+                if max(wall for wall, _ in times) > self.cutoff:
                     return {"ms": None, "cpu_ms": None, "rows": rows, "runs": len(times), "error": None}
                 wall, cpu = sorted(times)[(len(times) - 1) // 2]      # the median run, by wall time
                 return {"ms": wall * 1000, "cpu_ms": cpu * 1000, "rows": rows, "runs": len(times), "error": None}
@@ -107,21 +138,27 @@ class Worker:
 
 def bench(store: Path, engines: list[str], *, runs: int = 3, once_over: float = 5.0, cutoff: float = 60.0,
           bindings: dict | None = None, only: str | None = None, queries: Path = QUERIES,
-          progress=None) -> list[dict]:
-    """Time every ``*.rq`` of ``queries`` on each engine; one dict per (query, engine)."""
+          typical: bool = False, progress=None) -> list[dict]:
+    """Time every ``*.rq`` of ``queries`` on each engine; one dict per (query, engine).
+
+    With ``typical``, the queries of TYPICAL are timed once more with their value bound (the "query"
+    of those results reads "name.rq (parameter=value)")."""
     from kg.store import Store
 
     generation = Store(Path(store)).generation()
     results = []
     for engine in engines:
-        worker = Worker(generation, engine)
+        worker = Worker(generation, engine, cutoff)
         try:
-            for path in sorted(Path(queries).glob("*.rq")):
+            cases = [(path, path.name, bindings or {}) for path in sorted(Path(queries).glob("*.rq"))]
+            if typical:
+                cases += [(Path(queries) / name, f"{name} ({', '.join(f'{k}={v}' for k, v in values.items())})",
+                           {**values, **(bindings or {})}) for name, values in TYPICAL.items()]
+            for path, label, values in cases:
                 if only and only not in path.name:
                     continue
-                text = path.read_text(encoding="utf-8")
-                result = worker.run(text, bindings or {}, runs, once_over, cutoff)
-                result.update(query=path.name, engine=engine, load_s=worker.load_seconds)
+                result = worker.run(path.read_text(encoding="utf-8"), values, runs, once_over)
+                result.update(query=label, engine=engine, load_s=worker.load_seconds)
                 results.append(result)
                 if progress:
                     progress(result)
@@ -145,7 +182,7 @@ def table(results: list[dict], engines: list[str], cutoff: float, cpu: bool = Fa
 
     With ``cpu``, each cell is "wall / CPU" ms (on a shared machine, CPU time is the steadier figure)."""
     by = {(r["query"], r["engine"]): r for r in results}
-    names = sorted({r["query"] for r in results})
+    names = list(dict.fromkeys(r["query"] for r in results))
     head = ["query"] + [f"{e} ms" + (" (wall / CPU)" if cpu else "") for e in engines] + ["rows"]
     if len(engines) == 2:
         head.append("ratio")
@@ -154,7 +191,8 @@ def table(results: list[dict], engines: list[str], cutoff: float, cpu: bool = Fa
         cells = [_cell(by.get((name, e)), cutoff, cpu) for e in engines]
         counts = {by[(name, e)]["rows"] for e in engines if (name, e) in by and by[(name, e)]["rows"] is not None}
         rows = "/".join(str(c) for c in sorted(counts)) if counts else ""
-        row = [f"`{name}`"] + cells + [rows]
+        file, _, parameters = name.partition(" ")
+        row = [f"`{file}` {parameters}".strip()] + cells + [rows]
         if len(engines) == 2:
             a, b = (by.get((name, e), {}).get("ms") for e in engines)
             row.append(f"{a / b:,.0f}×" if a and b and a / b >= 10 else f"{a / b:.1f}×" if a and b else "–")
@@ -182,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE", help="bind a parameter")
     parser.add_argument("--only", help="only queries whose file name contains this")
     parser.add_argument("--queries", type=Path, default=QUERIES, help="folder of *.rq files (default: queries/)")
+    parser.add_argument("--typical", action="store_true",
+                        help="also time the listing queries with a typical value bound (see TYPICAL)")
     parser.add_argument("--cpu", action="store_true", help="show CPU ms next to wall ms")
     parser.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     args = parser.parse_args(argv)
@@ -190,13 +230,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"load average before: {os.getloadavg()}", file=sys.stderr)
 
     def progress(result: dict) -> None:
-        print(f"  {result['engine']:8} {result['query']:45} {_cell(result, args.cutoff, True):>16} ms "
+        print(f"  {result['engine']:8} {result['query']:70} {_cell(result, args.cutoff, True):>16} ms "
               f"({result['rows']} rows, {result['runs']} runs){' ' + result['error'] if result['error'] else ''}",
               file=sys.stderr)
 
     results = bench(args.store, engines, runs=args.runs, once_over=args.once_over, cutoff=args.cutoff,
                     bindings=_parse_bind(args.bind), only=args.only, queries=args.queries,
-                    progress=progress)
+                    typical=args.typical, progress=progress)
     print(f"load average after: {os.getloadavg()}", file=sys.stderr)
     for engine in engines:
         loads = [r["load_s"] for r in results if r["engine"] == engine and r["load_s"] is not None]
