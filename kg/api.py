@@ -142,8 +142,10 @@ class Tsunagari:
     def sparql(self, query: str, bindings: dict[str, Any] | None = None, *, engine: str = "auto"):
         """Run a SPARQL 1.1 query; returns a kg.sparql.SparqlResult.
 
-        ``engine``: "rdflib" (in memory), "oxigraph" (embedded; the store's folder when it has one) or
-        "auto" (Oxigraph above 5,000 projects). The same queries give the same rows on both.
+        ``engine``: "oxigraph" (the store's embedded database), "rdflib" (parses graph.nt; the reference)
+        or "auto" (Oxigraph whenever the store has it). The same queries give the same rows on both.
+        ``bindings`` fix variables to values (str, int, float, bool or rdflib terms), as rdflib's
+        initBindings do, on both engines.
         """
         from kg.engines import open_engine
 

@@ -171,20 +171,34 @@ def show(project_id, store, as_json) -> None:
         echo_text(f"[{p['category']}] {p['description']}")
 
 
+def _bindings(context, parameter, items: tuple[str, ...]) -> dict[str, str]:
+    """--bind NAME=VALUE pairs as a dict; anything else is a usage error."""
+    bindings = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        name = name.lstrip("?$")
+        if not equals or not re.fullmatch(r"\w+", name):
+            raise click.BadParameter(f"{item!r}: expected NAME=VALUE, NAME a query variable without '?' "
+                                     "(e.g. --bind region_code=312011)", context, parameter)
+        bindings[name] = value
+    return bindings
+
+
 @cli.command()
 @click.argument("query")
 @store_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--bind", multiple=True, metavar="NAME=VALUE", help="Bind a query variable (repeatable).")
+@click.option("--bind", multiple=True, metavar="NAME=VALUE", callback=_bindings,
+              help="Bind a query variable to a string value (repeatable).")
 @click.option("--engine", type=click.Choice(["auto", "rdflib", "oxigraph"]), default="auto", show_default=True,
-              help="SPARQL engine: rdflib in memory, or embedded Oxigraph ('auto': Oxigraph above 5,000 projects).")
+              help="SPARQL engine: the store's embedded Oxigraph database, or rdflib (parses graph.nt; the "
+                   "reference). 'auto': Oxigraph whenever the store has it.")
 @translate_errors
 def sparql(query, store, fmt, bind, engine) -> None:
     """Run a SPARQL query given inline or as a .rq file (see queries/)."""
     from kg.sparql import read_query
 
-    bindings = dict(item.split("=", 1) for item in bind)
-    text = Tsunagari.open(store).sparql(read_query(query), bindings, engine=engine).format(fmt)
+    text = Tsunagari.open(store).sparql(read_query(query), bind, engine=engine).format(fmt)
     echo_text(text, nl=not text.endswith("\n"))
 
 

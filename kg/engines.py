@@ -9,15 +9,17 @@ Both return the same ``kg.sparql.SparqlResult``: rows of rdflib terms (a string 
 datatype, as rdflib reads N-Triples), so ``records()``, ``format()`` and ``to_dataframe()`` give
 the same values whichever engine ran the query.
 
-rdflib holds the graph in Python objects (~1.5 KB per triple) and evaluates in Python; it is the
-reference and fine up to ~10^5 projects. Oxigraph (PyPI ``pyoxigraph``, Rust, RocksDB) is bulk-loaded
-once from ``graph.nt`` into the generation's ``oxigraph/`` folder and opened read-only; it answers the
-same queries 1-3 orders of magnitude faster and keeps memory flat (see README "Scale").
+Every store generation holds an Oxigraph database (PyPI ``pyoxigraph``, Rust, RocksDB) in its
+``oxigraph/`` folder, bulk-loaded from ``graph.nt`` by the build and opened read-only: "auto" uses it
+whenever it is there. rdflib holds the graph in Python objects (~1.5 KB per triple) and evaluates in
+Python; it stays the reference (``engine="rdflib"`` parses graph.nt) and tests/test_engines.py checks
+that every query in queries/ gives the same rows on both.
 
 Parameters (``bindings``) mean what rdflib's ``initBindings`` mean: the variable holds that value
-everywhere in the query, subqueries included. Oxigraph's own ``substitutions=`` (SPARQL SEP-0007)
-does not reach into subqueries, so the Oxigraph engine substitutes the constant into the query text
-instead (``BOUND(?v)`` becomes ``true``, a projected ``?v`` becomes ``(value AS ?v)``).
+everywhere in the query, subqueries included. Oxigraph's own ``substitutions=`` (SPARQL SEP-0007) does
+not reach into subqueries and needs the variable in the SELECT list, so the Oxigraph engine writes the
+value into the query instead (``bind_values``), as a term that ``sparql_term`` has escaped and read back
+through Oxigraph's parser: a value is one term, whatever characters it holds.
 """
 from __future__ import annotations
 
@@ -33,7 +35,6 @@ from kg.vocab import PREFIXES
 
 OXIGRAPH_FOLDER = "oxigraph"
 ENGINES = ("rdflib", "oxigraph")
-AUTO_OXIGRAPH_PROJECTS = 5_000   # "auto" uses Oxigraph above this (rdflib queries take seconds by then)
 INSTALL_HINT = "the Oxigraph engine needs pyoxigraph: pip install 'pyoxigraph>=0.5,<0.6'"
 
 
@@ -106,7 +107,7 @@ class OxigraphEngine:
     def query(self, text: str, bindings: dict[str, Any] | None = None) -> SparqlResult:
         ox = _pyoxigraph()
         if bindings:
-            text = bind_constants(text, {k: _as_term(v) for k, v in bindings.items()})
+            text = bind_values(text, {k: _as_term(v) for k, v in bindings.items()})
         try:
             result = self.store.query(text, prefixes=self._prefixes)
         except SyntaxError as error:
@@ -122,7 +123,8 @@ class OxigraphEngine:
                     graph.add((to_rdflib(triple.subject), to_rdflib(triple.predicate), to_rdflib(triple.object)))
                 return SparqlResult((), (), graph=graph)
             columns = tuple(v.value for v in result.variables)
-            rows = tuple(tuple(to_rdflib(solution[i]) for i in range(len(columns))) for solution in result)
+            convert = _converter()
+            rows = tuple(tuple(map(convert, solution)) for solution in result)
         except (OSError, ValueError, TypeError) as error:   # evaluation errors surface while iterating
             raise QueryError(f"SPARQL query failed: {error}") from None
         return SparqlResult(columns, rows)
@@ -153,31 +155,19 @@ def load_oxigraph(ntriples: Path, folder: Path | None = None):
 def open_engine(generation: Path, engine: str = "auto", *, graph: Graph | None = None) -> SparqlEngine:
     """The engine for a store generation: "rdflib", "oxigraph", or "auto".
 
-    "auto" keeps rdflib (the reference) for stores up to ``AUTO_OXIGRAPH_PROJECTS`` projects or when
-    ``graph`` is already in memory, and uses the generation's Oxigraph folder above that, if it has one.
+    "auto" is the generation's Oxigraph database whenever it has one (every store built since Oxigraph
+    came into every generation), rdflib otherwise. "rdflib" uses ``graph`` if given, else parses
+    graph.nt; "oxigraph" without an ``oxigraph/`` folder loads graph.nt into memory.
     """
     generation = Path(generation)
     folder = generation / OXIGRAPH_FOLDER
     if engine == "auto":
-        large = _projects(generation) > AUTO_OXIGRAPH_PROJECTS
-        engine = "oxigraph" if large and graph is None and folder.is_dir() and _has_pyoxigraph() else "rdflib"
+        engine = "oxigraph" if folder.is_dir() else "rdflib"
     if engine == "oxigraph":
-        # Small stores have no Oxigraph folder (the build makes one above the threshold): load in memory.
         return OxigraphEngine.open(folder) if folder.is_dir() else OxigraphEngine.load(generation / "graph.nt")
     if engine == "rdflib":
         return RdflibEngine(graph) if graph is not None else RdflibEngine.from_ntriples(generation / "graph.nt")
     raise QueryError(f"unknown SPARQL engine {engine!r} — use one of: auto, {', '.join(ENGINES)}")
-
-
-def _projects(generation: Path) -> float:
-    """Projects in a generation by its manifest (infinite when there is no manifest to tell)."""
-    import json
-
-    try:
-        manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
-        return int(manifest["counts"]["projects"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return float("inf")
 
 
 # ---- terms ------------------------------------------------------------------------------------------
@@ -203,6 +193,22 @@ def to_rdflib(term) -> Any:
 _XSD_STRING = str(XSD.string)
 
 
+def _converter():
+    """``to_rdflib`` with a cache: result columns repeat values (labels, years, codes) and making an
+    rdflib Literal costs more than looking one up."""
+    cache: dict[Any, Any] = {}
+
+    def convert(term):
+        if term is None:
+            return None
+        found = cache.get(term)
+        if found is None:
+            found = cache[term] = to_rdflib(term)
+        return found
+
+    return convert
+
+
 def _as_term(value: Any) -> URIRef | Literal:
     """A binding as an rdflib term, as kg.sparql.run_query makes it."""
     return value if isinstance(value, (URIRef, Literal)) else Literal(value)
@@ -210,56 +216,156 @@ def _as_term(value: Any) -> URIRef | Literal:
 
 # ---- parameters ---------------------------------------------------------------------------------------
 
+_LONG_SINGLE = "'''(?:[^'\\\\]|\\\\.|'(?!''))*'''"
 # One SPARQL token we must not look inside, or a variable. Order matters: long strings first.
 _TOKEN = re.compile(r'''
-    (?P<string>"""(?:[^"\\]|\\.|"(?!""))*"""|'\''\''(?:[^'\\]|\\.|'(?!''))*'\''\''|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+    (?P<string>"""(?:[^"\\]|\\.|"(?!""))*"""|''' + _LONG_SINGLE + r'''|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
   | (?P<iri><[^<>"{}|^`\\\s]*>)
   | (?P<comment>\#[^\n]*)
-  | (?P<var>[?$][A-Za-z_][A-Za-z0-9_]*)
+  | (?P<var>[?$]\w+)
 ''', re.VERBOSE)
 _BOUND = re.compile(r"BOUND\s*\(\s*$", re.IGNORECASE)
 _AS = re.compile(r"\bAS\s*$", re.IGNORECASE)
-_CLOSE = re.compile(r"^\s*\)")
+_CLOSE = re.compile(r"\s*\)")
+_IRI_FORBIDDEN = re.compile(r'[<>"{}|^`\\\x00-\x20]')
+_LANGUAGE = re.compile(r"[A-Za-z]+(-[A-Za-z0-9]+)*")
 
 
-def bind_constants(text: str, bindings: dict[str, URIRef | Literal]) -> str:
-    """Substitute fixed values for variables in a query's text, with rdflib ``initBindings`` meaning.
+def bind_values(text: str, bindings: dict[str, URIRef | Literal]) -> str:
+    """The query with fixed values for some variables, meaning what rdflib's ``initBindings`` mean.
 
-    ``BOUND(?v)`` becomes ``true``; ``?v`` right after ``AS`` (a projection target) stays; a bare
-    ``?v`` in a SELECT clause becomes ``(value AS ?v)``, in GROUP BY / ORDER BY ``(value)``; every
-    other ``?v`` or ``$v`` becomes the value, in subqueries too. Strings, IRIs and comments are left
-    alone.
+    In graph patterns, expressions and HAVING (subqueries included), ``?v`` or ``$v`` becomes the value
+    and ``BOUND(?v)`` becomes ``true``; in a SELECT list, GROUP BY or ORDER BY, and after ``AS``, ``?v``
+    stays, and a VALUES clause added at the end gives it the value in the results. Strings, IRIs and
+    comments are left alone. Each value is written by ``sparql_term``, which refuses any value that
+    would not read back as exactly that term: a value can never change the query around it.
 
-    >>> bind_constants('SELECT ?x WHERE { ?s ?p ?x FILTER(!BOUND(?x)) }', {"x": Literal("a")})
-    'SELECT ("a" AS ?x) WHERE { ?s ?p "a" FILTER(!true) }'
+    >>> bind_values('SELECT ?x WHERE { ?s ?p ?x FILTER(!BOUND(?x)) }', {"x": Literal("a")})
+    'SELECT ?x WHERE { ?s ?p "a" FILTER(!true) }\\nVALUES ?x { "a" }'
     """
+    terms = {name: sparql_term(value) for name, value in bindings.items()}
     out: list[str] = []
+    used: set[str] = set()
+    kept: set[str] = set()           # variables left in a SELECT list, GROUP BY or ORDER BY
     position = 0
     for match in _TOKEN.finditer(text):
         name = match.group("var")
-        if name is None or name[1:] not in bindings:
+        if name is None or name[1:] not in terms:
             continue
+        used.add(name[1:])
         before = text[position:match.start()]
-        value = bindings[name[1:]].n3()
-        if _BOUND.search(before) and _CLOSE.match(text[match.end():]):
-            before = _BOUND.sub("", before)
-            closing = _CLOSE.match(text[match.end():])
-            out += [before, "true"]
-            position = match.end() + closing.end()
+        closing = _CLOSE.match(text, match.end())
+        if _BOUND.search(before) and closing:
+            out += [_BOUND.sub("", before), "true"]
+            position = closing.end()
             continue
         out.append(before)
-        clause = _clause(text, match.start())
         if _AS.search(before):
             out.append(name)
-        elif clause == "projection":
-            out.append(f"({value} AS {name})")
-        elif clause == "modifier":
-            out.append(f"({value})")
+        elif _clause(text, match.start()) in ("projection", "modifier"):
+            out.append(name)
+            kept.add(name[1:])
         else:
-            out.append(value)
+            out.append(terms[name[1:]])
         position = match.end()
     out.append(text[position:])
-    return "".join(out)
+    if _SELECT_STAR.search(_strip_literals(text)):
+        kept |= used
+    if not kept:
+        return "".join(out)
+    if _ends_with_values(text):
+        raise QueryError("parameters cannot be bound in a query that ends with its own VALUES clause on the "
+                         "Oxigraph engine: put the values in that clause, or use --engine rdflib")
+    names = sorted(kept)
+    values = " ".join(terms[name] for name in names)
+    if len(names) == 1:
+        return "".join(out) + f"\nVALUES ?{names[0]} {{ {values} }}"
+    return "".join(out) + f"\nVALUES ({' '.join('?' + name for name in names)}) {{ ({values}) }}"
+
+
+_SELECT_STAR = re.compile(r"\bSELECT\s+(?:(?:DISTINCT|REDUCED)\s+)?\*", re.IGNORECASE)
+
+
+def _ends_with_values(text: str) -> bool:
+    """Whether the query has a VALUES clause of its own after its WHERE clause (at brace depth 0)."""
+    depth = 0
+    for match in re.finditer(r"[{}]|\bVALUES\b", _strip_literals(text), re.IGNORECASE):
+        if match.group(0) == "{":
+            depth += 1
+        elif match.group(0) == "}":
+            depth -= 1
+        elif depth == 0:
+            return True
+    return False
+
+
+def sparql_term(term: URIRef | Literal) -> str:
+    """``term`` as SPARQL text that reads back as exactly that term, or a QueryError.
+
+    A literal is always written in double quotes, with quotes, backslashes and every non-printing
+    character escaped (``\\uXXXX``, so no newline either); an IRI, language tag or datatype must fit the
+    SPARQL grammar. The text is then parsed back by Oxigraph and compared with the term: a value that does
+    not survive the round trip is refused, never spliced into a query.
+
+    >>> sparql_term(Literal('say "hi"\\n'))
+    '"say \\\\"hi\\\\"\\\\u000A"'
+    """
+    if isinstance(term, URIRef):
+        text = f"<{_checked_iri(str(term), 'IRI')}>"
+    elif isinstance(term, Literal):
+        text = '"' + "".join(_escape(char) for char in str(term)) + '"'
+        if term.language:
+            if not _LANGUAGE.fullmatch(term.language):
+                raise QueryError(f"cannot bind {term!r}: {term.language!r} is not a language tag")
+            text += f"@{term.language}"
+        elif term.datatype is not None and str(term.datatype) != _XSD_STRING:
+            text += f"^^<{_checked_iri(str(term.datatype), 'datatype IRI')}>"
+    else:
+        raise QueryError(f"cannot bind {term!r}: only IRIs and literals can be bound")
+    expected = _as_oxigraph(term)
+    if expected is None or _read_back(text) != expected:
+        raise QueryError(f"cannot bind {term!r}: it does not read back as the same term in SPARQL")
+    return text
+
+
+def _escape(char: str) -> str:
+    if char in '"\\':
+        return "\\" + char
+    if char.isprintable() and char not in "\u2028\u2029":
+        return char
+    code = ord(char)
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
+
+
+def _checked_iri(iri: str, what: str) -> str:
+    bad = _IRI_FORBIDDEN.search(iri)
+    if not iri or bad:
+        where = f"{bad.group(0)!r} at character {bad.start()}" if bad else "empty"
+        raise QueryError(f"cannot bind {iri!r}: not a valid {what} ({where})")
+    return iri
+
+
+def _read_back(text: str):
+    """The one term Oxigraph's SPARQL parser reads from ``text`` (None if it does not read exactly one)."""
+    ox = _pyoxigraph()
+    try:
+        rows = list(ox.Store().query(f"SELECT ?value WHERE {{ VALUES ?value {{ {text} }} }}"))
+    except (SyntaxError, ValueError, OSError):
+        return None
+    return rows[0]["value"] if len(rows) == 1 else None
+
+
+def _as_oxigraph(term: URIRef | Literal):
+    """The pyoxigraph term for an rdflib term (None if pyoxigraph refuses it)."""
+    ox = _pyoxigraph()
+    try:
+        if isinstance(term, URIRef):
+            return ox.NamedNode(str(term))
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype or _XSD_STRING)))
+    except ValueError:
+        return None
 
 
 _CLAUSE = re.compile(r"\bSELECT\b|\bWHERE\b|\bGROUP\s+BY\b|\bORDER\s+BY\b|\bHAVING\b|[{}]", re.IGNORECASE)
@@ -267,7 +373,7 @@ _CLAUSE = re.compile(r"\bSELECT\b|\bWHERE\b|\bGROUP\s+BY\b|\bORDER\s+BY\b|\bHAVI
 
 def _clause(text: str, at: int) -> str:
     """Where position ``at`` lies: "projection" (a SELECT list, outside parentheses), "modifier"
-    (GROUP BY / ORDER BY, where a constant needs parentheses) or "pattern" (anything else)."""
+    (GROUP BY / ORDER BY, outside parentheses) or "pattern" (anything else)."""
     head = _strip_literals(text[:at])
     last = None
     for last in _CLAUSE.finditer(head):
@@ -296,13 +402,5 @@ def _pyoxigraph():
     return pyoxigraph
 
 
-def _has_pyoxigraph() -> bool:
-    try:
-        import pyoxigraph  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-__all__ = ["SparqlEngine", "RdflibEngine", "OxigraphEngine", "open_engine", "load_oxigraph", "bind_constants",
+__all__ = ["SparqlEngine", "RdflibEngine", "OxigraphEngine", "open_engine", "load_oxigraph", "bind_values", "sparql_term",
            "to_rdflib", "ENGINES", "OXIGRAPH_FOLDER"]

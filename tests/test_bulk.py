@@ -62,7 +62,7 @@ def test_sample_validated_oxigraph_loaded_vectors_indexed(built):
 
     _, bulk, report = built
     assert 0 < report.validated_projects <= 50
-    assert open_engine(bulk).name == "rdflib"           # "auto": small stores stay on rdflib
+    assert open_engine(bulk).name == "oxigraph"         # "auto": the store's Oxigraph whenever it has one
     engine = open_engine(bulk, "oxigraph")
     (row,) = engine.query("SELECT (COUNT(?p) AS ?n) WHERE { ?p a schema:Project }").records()
     assert row["n"] == 500
