@@ -76,7 +76,7 @@ def test_every_concept_is_complete(schemes):
             assert c.id == c.id.lower() and " " not in c.id
 
 
-def test_every_concept_has_labels_in_four_languages(schemes):
+def test_every_concept_has_labels_in_eight_languages(schemes):
     graph = schemes.graph()
     for scheme in SCHEMES:
         scheme_node = URIRef(f"https://w3id.org/tsunagari/concept/{scheme}")
@@ -84,7 +84,11 @@ def test_every_concept_has_labels_in_four_languages(schemes):
         for c in schemes.concepts(scheme):
             node = schemes.iri(scheme, c.id)
             langs = sorted(o.language for o in graph.objects(node, SKOS.prefLabel))
-            assert langs == ["en", "ja", "ko", "zh"], f"{c.id}: one skos:prefLabel in each of ja, en, zh, ko"
+            assert langs == ["en", "ja", "ko", "ne", "pt", "tl", "vi", "zh"], \
+                f"{c.id}: one skos:prefLabel in each of ja, en, zh, ko, vi, pt, tl, ne"
+            assert len(c.more_labels) >= 4 and c.more_labels[0] in c.labels, c.id
+            nepali = [label for label in c.more_labels if any("\u0900" <= ch <= "\u097f" for ch in label)]
+            assert nepali, f"{c.id}: give words a Nepali user would type (Devanagari)"
             assert c.zh and c.ko and c.zh in c.labels and c.ko in c.labels, c.id
             assert c.alt_zh and c.alt_ko, f"{c.id}: give words a Chinese and a Korean user would type"
             assert not any(any("\uac00" <= ch <= "\ud7a3" for ch in label) for label in c.alt_zh), c.id
@@ -529,3 +533,4 @@ def test_tiny_scheme_tags(tmp_path):
     tiny = ConceptSchemes.load(ttl, rules)
     assert [(t.concept, t.field) for t in tiny.tag("甲と丙", None, "乙会")] == [("a", "title"), ("c", "title")]
     assert tiny.ancestors("target-group", "b") == ("a",)
+
