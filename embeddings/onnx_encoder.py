@@ -20,7 +20,7 @@ from embeddings.encoder import SMALL_CALL, check_texts, available_cores
 from embeddings.errors import ONNX_HINT, ModelBuildError, ModelUnavailable
 
 RECORD_FILE = "tsunagari-onnx.json"
-ONNX_FORMAT = 1                 # bump when the onnx/ folder layout changes
+ONNX_FORMAT = 2                 # bump when the onnx/ folder layout or the export changes
 
 
 def read_onnx_record(folder: Path) -> dict[str, Any] | None:

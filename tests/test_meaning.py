@@ -92,6 +92,7 @@ def test_saved_vectors_round_trip_and_are_checked(tmp_path, meanings, schemes):
     meanings.save(tmp_path)
     again = ConceptMeanings.load(tmp_path, schemes, MODEL)
     assert np.array_equal(again.vectors, meanings.vectors) and again.texts == meanings.texts
+    assert np.array_equal(again.hubness, meanings.hubness)          # saved, not recomputed
     with pytest.raises(ConceptVectorsError, match="another model"):
         ConceptMeanings.load(tmp_path, schemes, dict(MODEL, version="2"))
     with pytest.raises(ConceptVectorsError, match="rebuild the store"):
