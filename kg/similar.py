@@ -1,7 +1,8 @@
-"""Projects like this one: the only kg module that imports `embeddings`, and only when needed.
+"""Projects like this one: the kg module that calls `embeddings` (with kg.meaning), only when needed.
 
 ``similar`` uses the stored vectors (no model, no torch); ``search`` encodes the query text with the
-model the store was built with. Both re-rank with kg.ranking and say why.
+model the store was built with (the default model through onnxruntime, without torch), adds the
+concepts the query means (kg.meaning) to those its words name, and both re-rank with kg.ranking and say why.
 """
 from __future__ import annotations
 
@@ -88,10 +89,8 @@ class Similarity:
 
     def __init__(self, views: list[dict[str, Any]], index, model: dict[str, Any], *,
                  weights: Weights | None = None, encoder=None, meanings=None) -> None:
-        from kg.meaning import QUERY_THRESHOLD
+        from kg.meaning import QUERY_THRESHOLD, load_suggestions
         from kg.normalize.concepts import ConceptSchemes
-
-        from kg.meaning import load_suggestions
 
         self.views = {v["id"]: v for v in views}
         self.index = index

@@ -105,14 +105,15 @@ print(json.dumps({"import": t1 - t0, "load": t2 - t1, "throughput": throughput,
 """
 
 COLD = """
-import resource, sys, time
-t = time.perf_counter()
+import json, resource, sys
 from kg.cli import cli
 sys.argv = ["tsunagari", "search", sys.argv[2], "--store", sys.argv[1], "--top", "10"]
 try:
     cli()
 except SystemExit:
     pass
+sys.stderr.write(json.dumps({"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                             "torch": "torch" in sys.modules}) + "\\n")
 """
 
 WARM = """
@@ -219,12 +220,15 @@ def bench_search(runs: int) -> list[str]:
             for _ in range(runs):
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t = time.perf_counter()
-                subprocess.run([sys.executable, "-c", COLD, str(store), query], env=env, check=True,
-                               capture_output=True, timeout=600)
+                done = subprocess.run([sys.executable, "-c", COLD, str(store), query], env=env, check=True,
+                                      capture_output=True, text=True, timeout=600)
                 walls.append(time.perf_counter() - t)
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-                rss.append(after.ru_maxrss / 1024)
+                own = json.loads(done.stderr.strip().splitlines()[-1])
+                rss.append(own["rss"])
+                if own["torch"]:
+                    raise SystemExit("tsunagari search imported torch")
             lines.append(f"| cold `tsunagari search \"{query}\"` | {statistics.median(walls):.2f} "
                          f"| {statistics.median(cpus):.2f} | {max(rss):.0f} | {runs} |")
         warm = run(WARM, str(store), str(REPO / "scripts" / "eval" / "judgments.toml"))
