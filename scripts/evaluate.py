@@ -217,10 +217,11 @@ def evaluate(encoder_name: str, tune: bool) -> str:
         similarity.concept_meanings()            # read while the store exists
     views = list(similarity.views.values())
     ids = [v["id"] for v in views]
-    describe = lambda ts: (f"{sum(t.kind == 'similar' for t in ts)} source projects, "  # noqa: E731
-                           f"{sum(t.kind == 'query' for t in ts)} queries ("
-                           + ", ".join(f"{n} {lang}" for lang, n in Counter(t.lang for t in ts
-                                                                           if t.kind == "query").items()) + ")")
+    def describe(ts: list[Task]) -> str:
+        sources = sum(t.kind == "similar" for t in ts)
+        langs = Counter(t.lang for t in ts if t.kind == "query")
+        return ((f"{sources} source projects, " if sources else "") + f"{sum(langs.values())} queries ("
+                + ", ".join(f"{n} {lang}" for lang, n in langs.items()) + ")")
     lines = [f"Judgments: {describe(old)}; held-out: {describe(new)}. Model: {encoder.model_info()['name']} "
              f"({encoder_name}).", ""]
 
