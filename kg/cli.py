@@ -253,6 +253,8 @@ def print_results(results, as_json: bool) -> None:
         shared = why["shared_target_groups"] + why["shared_themes"]
         if shared:
             reasons.append("shares " + ", ".join(c["en"] for c in shared))
+        for c in why.get("by_meaning", []):
+            reasons.append(f"matched {c['en']} by meaning, {c['score']:.2f}")
         if why["related_via_broader"]:
             reasons.append("related via " + ", ".join(c["en"] for c in why["related_via_broader"]))
         if why["region"]:

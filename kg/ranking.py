@@ -5,6 +5,7 @@ million. Every score comes with the reasons that made it.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,9 @@ class Profile:
     blocks: frozenset[str] = frozenset()
     organization: str | None = None
     fiscal_year: int | None = None
+    # Concepts found by meaning (kg.meaning), not by a label or rule: (scheme, id, score in (0, 1]).
+    # They count with their score; a concept also in ``concepts`` counts fully.
+    by_meaning: tuple[tuple[str, str, float], ...] = ()
 
 
 def profile_of(view: dict[str, Any]) -> Profile:
@@ -54,9 +58,12 @@ class Ranker:
     views: list[dict[str, Any]]
     schemes: ConceptSchemes
     weights: Weights = field(default_factory=Weights)
+    # Concepts suggested by meaning for projects (kg.meaning): id -> ((scheme, concept, score), ...).
+    by_meaning: dict[str, tuple[tuple[str, str, float], ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.profiles = {v["id"]: profile_of(v) for v in self.views}
+        self.profiles = {v["id"]: dataclasses.replace(profile_of(v), by_meaning=self.by_meaning.get(v["id"], ()))
+                         for v in self.views}
         self.by_id = {v["id"]: v for v in self.views}
         counts: dict[tuple[str, str], int] = {}
         for profile in self.profiles.values():
@@ -64,25 +71,34 @@ class Ranker:
                 counts[concept] = counts.get(concept, 0) + 1
         total = max(len(self.views), 1)
         self.idf = {c: math.log(1 + total / n) for c, n in counts.items()}
-        self.expanded = {pid: self._expand(p.concepts, self.idf) for pid, p in self.profiles.items()}
+        self.expanded = {pid: self.expand(p) for pid, p in self.profiles.items()}
 
-    def _expand(self, concepts: frozenset[tuple[str, str]], idf: dict | None) -> dict[tuple[str, str], float]:
-        """Concepts plus their ancestors (discounted), weighted by IDF when given."""
+    def _expand(self, concepts: frozenset[tuple[str, str]], idf: dict | None,
+                by_meaning: tuple[tuple[str, str, float], ...] = ()) -> dict[tuple[str, str], float]:
+        """Concepts plus their ancestors (discounted), weighted by IDF when given; concepts found by
+        meaning count with their score."""
         weights: dict[tuple[str, str], float] = {}
-        for scheme, concept in concepts:
+        strengths = [(s, c, 1.0) for s, c in sorted(concepts)]
+        strengths += [(s, c, score) for s, c, score in by_meaning if (s, c) not in concepts]
+        for scheme, concept, strength in strengths:
             chain = [(concept, 1.0)] + [(a, ANCESTOR_DISCOUNT) for a in self.schemes.ancestors(scheme, concept)]
             for name, factor in chain:
                 key = (scheme, name)
-                value = factor * (idf.get(key, 1.0) if idf is not None else 1.0)
+                value = factor * strength * (idf.get(key, 1.0) if idf is not None else 1.0)
                 weights[key] = max(weights.get(key, 0.0), value)
         return weights
 
+    def expand(self, profile: Profile) -> dict[tuple[str, str], float]:
+        """A profile's IDF-weighted, ancestor-expanded concepts (what concept_score compares)."""
+        return self._expand(profile.concepts, self.idf, profile.by_meaning)
+
     def concept_score(self, query: Profile, target: Profile, a: dict | None = None,
-                      b: dict | None = None, coverage: bool = False) -> tuple[float, list, list]:
+                      b: dict | None = None, coverage: bool = False) -> tuple[float, list, list, list]:
         """Weighted Jaccard over IDF-weighted, ancestor-expanded concepts (or, with ``coverage``,
-        the share of the query's concepts the target has); also the shared ones."""
-        a = a if a is not None else self._expand(query.concepts, self.idf)
-        b = b if b is not None else self._expand(target.concepts, self.idf)
+        the share of the query's concepts the target has); also the shared ones: exactly, through
+        a match by meaning on either side (with the smaller score), and through a broader concept."""
+        a = a if a is not None else self.expand(query)
+        b = b if b is not None else self.expand(target)
         keys = a.keys() | b.keys()
         shared = sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
         if coverage:
@@ -92,10 +108,14 @@ class Ranker:
             total = sum(max(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
         score = shared / total if total else 0.0
         exact = sorted(query.concepts & target.concepts)
-        implied = {(s, anc) for s, c in exact for anc in self.schemes.ancestors(s, c)}
-        # Broader concepts the two meet at, beyond what the exactly shared concepts already imply.
-        via_broader = sorted(k for k in a.keys() & b.keys() if k not in exact and k not in implied)
-        return score, exact, via_broader
+        mine = {(s, c): score for s, c, score in query.by_meaning} | {k: 1.0 for k in query.concepts}
+        theirs = {(s, c): score for s, c, score in target.by_meaning} | {k: 1.0 for k in target.concepts}
+        meant = sorted((k, min(mine[k], theirs[k])) for k in mine.keys() & theirs.keys() if k not in exact)
+        direct = exact + [k for k, _ in meant]
+        implied = {(s, anc) for s, c in direct for anc in self.schemes.ancestors(s, c)}
+        # Broader concepts the two meet at, beyond what the directly shared concepts already imply.
+        via_broader = sorted(k for k in a.keys() & b.keys() if k not in direct and k not in implied)
+        return score, exact, via_broader, meant
 
     @staticmethod
     def region_score(query: Profile, target: Profile) -> tuple[float, str | None]:
@@ -116,12 +136,12 @@ class Ranker:
         low, high = min(embedding[c] for c in candidates), max(embedding[c] for c in candidates)
         spread = (high - low) or 1.0
         results = []
-        expanded_query = self._expand(query.concepts, self.idf)
+        expanded_query = self.expand(query)
         for pid in candidates:
             target = self.profiles[pid]
             relative = (embedding[pid] - low) / spread    # e5 cosines bunch together; use their spread
-            concept, exact, broader = self.concept_score(query, target, expanded_query, self.expanded[pid],
-                                                         coverage)
+            concept, exact, broader, meant = self.concept_score(query, target, expanded_query,
+                                                                self.expanded[pid], coverage)
             region, region_reason = self.region_score(query, target)
             same_org = float(bool(query.organization) and query.organization == target.organization)
             w = self.weights
@@ -132,6 +152,8 @@ class Ranker:
                 "shared_target_groups": self._labels(exact, "target-group"),
                 "shared_themes": self._labels(exact, "theme"),
                 "related_via_broader": self._labels(broader, None),
+                "by_meaning": [dict(label, score=round(score, 3)) for label, (_, score)
+                               in zip(self._labels([k for k, _ in meant], None), meant)],
                 "region": region_reason,
                 "same_organization": bool(same_org),
             }))

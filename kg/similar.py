@@ -1,7 +1,8 @@
-"""Projects like this one: the only kg module that imports `embeddings`, and only when needed.
+"""Projects like this one: the kg module that calls `embeddings` (with kg.meaning), only when needed.
 
 ``similar`` uses the stored vectors (no model, no torch); ``search`` encodes the query text with the
-model the store was built with. Both re-rank with kg.ranking and say why.
+model the store was built with (the default model through onnxruntime, without torch), adds the
+concepts the query means (kg.meaning) to those its words name, and both re-rank with kg.ranking and say why.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kg.errors import KgError, NotFound
-from kg.ranking import Profile, Ranker, Weights, profile_of
+from kg.ranking import Profile, Ranker, Weights
 
 if TYPE_CHECKING:
     from kg.api import Tsunagari
@@ -34,13 +35,22 @@ def project_text(view: dict[str, Any], recipe: str = DEFAULT_RECIPE) -> str:
     return " ".join(parts)
 
 
-def make_encoder(model: str = "default", dim: int | None = None):
-    """The encoder for a model name: "default" (bundled e5), "hashing" (no torch; tests and quick
-    builds, lexical only), or a local sentence-transformers path or name."""
+def make_encoder(model: str = "default", dim: int | None = None, *, runtime: str = "onnx"):
+    """The encoder for a model name.
+
+    "default": the bundled multilingual-e5-small; with ``runtime="onnx"`` (the default) through
+    onnxruntime without torch (queries and builds), with ``runtime="torch"`` through
+    sentence-transformers (same vectors, verified at export). "hashing": no model, lexical only
+    (tests and quick builds). Anything else: a local sentence-transformers path or name (torch).
+    """
     if model == "hashing":
         from embeddings import HashingEncoder
 
         return HashingEncoder(dim=dim or 256)
+    if model == "default" and runtime == "onnx":
+        from embeddings import OnnxEncoder
+
+        return OnnxEncoder()
     from embeddings import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(model)
@@ -56,23 +66,47 @@ def write_vectors(views: list[dict[str, Any]], folder: Path, *, model: str = "de
     manifest = {"model": encoder.model_info(), "input_hash": input_hash, "recipe": recipe, "count": len(views)}
     index = VectorIndex.build(vectors, [v["id"] for v in views])
     index.save(folder, manifest)
+    write_concept_vectors(folder, encoder, views, vectors)
     return manifest, index
+
+
+def write_concept_vectors(folder: Path, encoder, views: list[dict[str, Any]], vectors) -> None:
+    """Embed the concepts' labels and definitions into ``folder`` (a store's vectors folder) for
+    matching queries by meaning, and save the concepts suggested for projects whose rules found none
+    (kg.meaning). Nothing for the lexical hashing encoder."""
+    from kg.meaning import ConceptMeanings, save_suggestions
+    from kg.normalize.concepts import ConceptSchemes
+
+    if encoder.model_info().get("source") == "hashing":
+        return
+    meanings = ConceptMeanings.build(ConceptSchemes.load(), encoder)
+    meanings.save(folder)
+    save_suggestions(folder, meanings.suggest(views, vectors))
 
 
 class Similarity:
     """Similarity search over a set of project views and their vector index."""
 
     def __init__(self, views: list[dict[str, Any]], index, model: dict[str, Any], *,
-                 weights: Weights | None = None, encoder=None) -> None:
+                 weights: Weights | None = None, encoder=None, meanings=None) -> None:
+        from kg.meaning import QUERY_THRESHOLD, load_suggestions
         from kg.normalize.concepts import ConceptSchemes
 
         self.views = {v["id"]: v for v in views}
         self.index = index
         self.model = model
-        self.ranker = Ranker(views, ConceptSchemes.load(), weights or Weights())
+        # Concepts suggested by meaning for projects whose rules found none (saved at build).
+        self.suggestions = load_suggestions(meanings) if isinstance(meanings, Path) else {}
+        self.ranker = Ranker(views, ConceptSchemes.load(), weights or Weights(),
+                             by_meaning={pid: tuple((m.scheme, m.concept, m.score) for m in found)
+                                         for pid, found in self.suggestions.items()})
         self._encoder = encoder
         self._filter = None
         self.query_coverage = True   # text queries: share of the query's concepts (see README evaluation)
+        # Concepts found by meaning for text queries (kg.meaning): ready ConceptMeanings, the folder
+        # they were saved in, or None (made from the encoder on first search). Off for hashing vectors.
+        self.meanings = meanings
+        self.meaning_threshold: float | None = None if model.get("source") == "hashing" else QUERY_THRESHOLD
 
     @classmethod
     def from_store(cls, kg: "Tsunagari", *, weights: Weights | None = None, encoder=None) -> "Similarity":
@@ -82,7 +116,8 @@ class Similarity:
         if "vectors" not in kg.manifest:
             raise NoVectors(f"{kg.store.root}: the store has no vectors — rebuild with `tsunagari build --embed`")
         index = VectorIndex.load(kg.folder / "vectors", expect={"input_hash": kg.manifest["input_hash"]})
-        similarity = cls(kg.projects(), index, kg.manifest["vectors"]["model"], weights=weights, encoder=encoder)
+        similarity = cls(kg.projects(), index, kg.manifest["vectors"]["model"], weights=weights, encoder=encoder,
+                         meanings=kg.folder / "vectors")
         similarity._filter = kg.projects
         return similarity
 
@@ -103,7 +138,7 @@ class Similarity:
         allowed = self._allowed(filters)
         vector = self.index.vector(project_id)
         hits = self._hits(vector, top, allowed, exclude=project_id)
-        return self.ranker.rank(profile_of(view), hits, top=top, exclude=project_id)
+        return self.ranker.rank(self.ranker.profiles[project_id], hits, top=top, exclude=project_id)
 
     def search(self, text: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
         """Projects matching free text in any language, each with its reasons."""
@@ -113,7 +148,35 @@ class Similarity:
         self._check_model()
         vector = self.encoder.encode([text])[0]
         hits = self._hits(vector, top, self._allowed(filters))
-        return self.ranker.rank(query_profile(text), hits, top=top, coverage=self.query_coverage)
+        return self.ranker.rank(self.profile(text, vector), hits, top=top, coverage=self.query_coverage)
+
+    def profile(self, text: str, vector) -> Profile:
+        """A text query's profile: concepts by label and rule (these win), then by meaning, and places."""
+        import dataclasses
+
+        profile = query_profile(text)
+        if self.meaning_threshold is None:
+            return profile
+        found = self.concept_meanings().match(vector, threshold=self.meaning_threshold)
+        extra = tuple((m.scheme, m.concept, m.score) for m in found if (m.scheme, m.concept) not in profile.concepts)
+        return dataclasses.replace(profile, by_meaning=extra)
+
+    def concept_meanings(self):
+        """The concept vectors for matching by meaning (kg.meaning.ConceptMeanings): read from the store,
+        or made with the encoder when the store has none."""
+        from kg.meaning import ConceptMeanings, ConceptVectorsError
+        from kg.normalize.concepts import ConceptSchemes
+
+        if not isinstance(self.meanings, ConceptMeanings):
+            schemes = ConceptSchemes.load()
+            try:
+                if self.meanings is None:
+                    raise ConceptVectorsError("none stored")
+                self.meanings = ConceptMeanings.load(self.meanings, schemes, self.model)
+            except ConceptVectorsError:
+                # A store built before concept vectors existed (or by the bulk build): make them now.
+                self.meanings = ConceptMeanings.build(schemes, self.encoder)
+        return self.meanings
 
     def _check_model(self) -> None:
         from embeddings import IndexMismatch

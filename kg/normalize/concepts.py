@@ -1,5 +1,6 @@
 """Target groups and themes: two SKOS schemes (data/concepts.ttl), a tagger (data/concept_rules.tsv)
-and a label finder for free-text queries in Japanese, English, Chinese and Korean.
+and a label finder for free-text queries in Japanese, English, Chinese, Korean, Vietnamese,
+Portuguese, Tagalog and Nepali.
 
     >>> schemes = ConceptSchemes.load()
     >>> [(t.concept, t.evidence) for t in schemes.tag("ひきこもり遍路2024")]
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
 from kg.errors import KgError, NotFound
@@ -29,6 +30,9 @@ from kg.vocab import concept_iri, scheme_iri
 DATA = Path(__file__).resolve().parent.parent / "data"
 SCHEMES = ("target-group", "theme")
 LANGUAGES = ("ja", "en", "zh", "ko")  # ja and en are required; zh (simplified) and ko are for queries
+# Labels for queries in the languages of Japan's other large foreign communities (one skos:prefLabel
+# at most, any number of skos:altLabel): Vietnamese, Brazilian Portuguese, Tagalog, Nepali.
+MORE_LANGUAGES = ("vi", "pt", "tl", "ne")
 FIELDS = ("title", "description", "organization")
 _RULE_COLUMNS = ("scheme", "concept", "kind", "fields", "pattern", "note")
 
@@ -53,12 +57,15 @@ class Concept:
     ko: str = ""                      # skos:prefLabel @ko, "" if none
     alt_zh: tuple[str, ...] = ()
     alt_ko: tuple[str, ...] = ()
+    definitions: tuple[str, ...] = ()  # skos:definition in every language, en first (matching by meaning)
+    more_labels: tuple[str, ...] = ()  # labels in MORE_LANGUAGES: preferred then alternatives, in that order
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Every label, preferred first (ja, en, zh, ko), then the alternatives in the same order."""
+        """Every label, preferred first (ja, en, zh, ko), then the alternatives in the same order, then
+        the labels in vi, pt, tl and ne."""
         preferred = tuple(label for label in (self.ja, self.en, self.zh, self.ko) if label)
-        return preferred + self.alt_ja + self.alt_en + self.alt_zh + self.alt_ko
+        return preferred + self.alt_ja + self.alt_en + self.alt_zh + self.alt_ko + self.more_labels
 
 
 @dataclass(frozen=True)
@@ -86,9 +93,10 @@ def _label_key(text: str) -> str:
 class ConceptSchemes:
     """The target-group and theme schemes with their tagging rules. Build with :meth:`load`."""
 
-    def __init__(self, concepts: dict[tuple[str, str], Concept], rules: tuple[_Rule, ...], graph: Graph):
+    def __init__(self, concepts: dict[tuple[str, str], Concept], rules: tuple[_Rule, ...], ttl: str | Path):
         self._concepts = concepts
-        self._graph = graph
+        self._ttl = str(ttl)
+        self._graph: Graph | None = None    # parsed with rdflib only when graph() is asked for
         grouped: dict[tuple[str, str], tuple[list[_Rule], list[_Rule]]] = defaultdict(lambda: ([], []))
         for rule in rules:
             grouped[(rule.scheme, rule.concept)][0 if rule.kind == "include" else 1].append(rule)
@@ -146,6 +154,9 @@ class ConceptSchemes:
 
     def graph(self) -> Graph:
         """A fresh copy of the schemes as an rdflib Graph, ready to merge into the KG."""
+        if self._graph is None:
+            self._graph = Graph()
+            self._graph.parse(self._ttl, format="turtle")
         copy = Graph()
         copy.bind("skos", SKOS)
         copy.bind("dcterms", DCTERMS)
@@ -291,45 +302,87 @@ def _word_end(text: str, end: int) -> int:
 
 @lru_cache(maxsize=8)
 def _load(ttl: str, rules: str) -> ConceptSchemes:
-    graph = Graph()
-    try:
-        graph.parse(ttl, format="turtle")
-    except FileNotFoundError:
-        raise ConceptDataError(f"{ttl}: file not found — the concept schemes ship in kg/data") from None
-    except Exception as e:  # rdflib raises several parser errors with no common base
-        raise ConceptDataError(f"{ttl}: not valid Turtle: {e}") from e
-    concepts = _read_concepts(graph, ttl)
-    return ConceptSchemes(concepts, _read_rules(Path(rules), concepts), graph)
+    triples = _Triples.parse(ttl)
+    concepts = _read_concepts(triples, ttl)
+    return ConceptSchemes(concepts, _read_rules(Path(rules), concepts), ttl)
 
 
-def _read_concepts(graph: Graph, where: str) -> dict[tuple[str, str], Concept]:
+class _Triples:
+    """The concept file's triples, indexed for the few look-ups the reader needs.
+
+    Parsed with pyoxigraph (Rust, ~10 ms) rather than rdflib (~0.5 s): `tsunagari search` reads the
+    schemes on every start. Literals are (text, language) pairs; IRIs are plain strings.
+    """
+
+    def __init__(self, triples: list[tuple[str, str, object]]) -> None:
+        self.by_subject: dict[tuple[str, str], list[object]] = defaultdict(list)
+        self.by_object: dict[tuple[str, object], list[str]] = defaultdict(list)
+        for s, p, o in triples:
+            self.by_subject[(s, p)].append(o)
+            self.by_object[(p, o)].append(s)
+
+    @classmethod
+    def parse(cls, ttl: str) -> "_Triples":
+        import pyoxigraph
+
+        try:
+            parsed = list(pyoxigraph.parse(path=ttl, format=pyoxigraph.RdfFormat.TURTLE))
+        except FileNotFoundError:
+            raise ConceptDataError(f"{ttl}: file not found — the concept schemes ship in kg/data") from None
+        except (SyntaxError, ValueError, OSError) as e:
+            raise ConceptDataError(f"{ttl}: not valid Turtle: {e}") from e
+        triples = []
+        for t in parsed:
+            o = t.object
+            value = (o.value, o.language) if isinstance(o, pyoxigraph.Literal) else o.value
+            triples.append((t.subject.value, t.predicate.value, value))
+        return cls(triples)
+
+    def subjects(self, predicate: str, obj: str) -> list[str]:
+        return self.by_object.get((predicate, obj), [])
+
+    def objects(self, subject: str, predicate: str) -> list[object]:
+        return self.by_subject.get((subject, predicate), [])
+
+
+_SKOS = "http://www.w3.org/2004/02/skos/core#"
+
+
+def _read_concepts(triples: _Triples, where: str) -> dict[tuple[str, str], Concept]:
     concepts: dict[tuple[str, str], Concept] = {}
     for scheme in SCHEMES:
         prefix = str(concept_iri(scheme, ""))
-        for node in sorted(set(graph.subjects(SKOS.inScheme, scheme_iri(scheme)))):
-            notation = str(graph.value(node, SKOS.notation) or "")
-            if str(node) != prefix + notation:
+        for node in sorted(set(triples.subjects(_SKOS + "inScheme", str(scheme_iri(scheme))))):
+            notations = [o[0] for o in triples.objects(node, _SKOS + "notation") if isinstance(o, tuple)]
+            notation = notations[0] if notations else ""
+            if node != prefix + notation:
                 raise ConceptDataError(f"{where}: {node} has notation {notation!r}; it must equal the IRI's last part")
-            labels = {lang: _literals(graph, node, SKOS.prefLabel, lang) for lang in LANGUAGES}
+
+            def literals(predicate: str, lang: str, node: str = node) -> tuple[str, ...]:
+                return tuple(sorted(o[0] for o in triples.objects(node, _SKOS + predicate)
+                                    if isinstance(o, tuple) and o[1] == lang))
+
+            labels = {lang: literals("prefLabel", lang) for lang in LANGUAGES}
             if len(labels["ja"]) != 1 or len(labels["en"]) != 1:
                 raise ConceptDataError(f"{where}: {node} needs exactly one skos:prefLabel in ja and one in en")
-            if len(labels["zh"]) > 1 or len(labels["ko"]) > 1:
-                raise ConceptDataError(f"{where}: {node} has more than one skos:prefLabel in zh or ko — keep one, "
-                                       "make the others skos:altLabel")
+            more = {lang: literals("prefLabel", lang) for lang in MORE_LANGUAGES}
+            if any(len(v) > 1 for v in [labels["zh"], labels["ko"], *more.values()]):
+                raise ConceptDataError(f"{where}: {node} has more than one skos:prefLabel in zh or ko (or vi, pt, "
+                                       "tl, ne) — keep one, make the others skos:altLabel")
             broader = []
-            for b in graph.objects(node, SKOS.broader):
-                if not str(b).startswith(prefix):
+            for b in triples.objects(node, _SKOS + "broader"):
+                if not isinstance(b, str) or not b.startswith(prefix):
                     raise ConceptDataError(f"{where}: {node} has broader {b} from another scheme")
-                broader.append(str(b)[len(prefix):])
+                broader.append(b[len(prefix):])
             concepts[(scheme, notation)] = Concept(
                 id=notation, scheme=scheme, ja=labels["ja"][0], en=labels["en"][0],
-                alt_ja=_literals(graph, node, SKOS.altLabel, "ja"),
-                alt_en=_literals(graph, node, SKOS.altLabel, "en"),
+                alt_ja=literals("altLabel", "ja"), alt_en=literals("altLabel", "en"),
                 broader=tuple(sorted(broader)),
-                definition=" ".join(_literals(graph, node, SKOS.definition, "en")),
+                definition=" ".join(literals("definition", "en")),
                 zh="".join(labels["zh"]), ko="".join(labels["ko"]),
-                alt_zh=_literals(graph, node, SKOS.altLabel, "zh"),
-                alt_ko=_literals(graph, node, SKOS.altLabel, "ko"))
+                alt_zh=literals("altLabel", "zh"), alt_ko=literals("altLabel", "ko"),
+                definitions=tuple(d for lang in ("en", "ja", "zh", "ko") for d in literals("definition", lang)),
+                more_labels=tuple(label for lang in MORE_LANGUAGES for label in more[lang] + literals("altLabel", lang)))
         if not any(s == scheme for s, _ in concepts):
             raise ConceptDataError(f"{where}: no concepts in scheme {scheme_iri(scheme)}")
     for (scheme, id), concept in concepts.items():
@@ -349,10 +402,6 @@ def _check_no_cycle(concepts: dict[tuple[str, str], Concept], scheme: str, id: s
         if current not in seen:
             seen.add(current)
             stack.extend(concepts[(scheme, current)].broader)
-
-
-def _literals(graph: Graph, node: URIRef, predicate: URIRef, lang: str) -> tuple[str, ...]:
-    return tuple(sorted(str(o) for o in graph.objects(node, predicate) if isinstance(o, Literal) and o.language == lang))
 
 
 def _read_rules(path: Path, concepts: dict[tuple[str, str], Concept]) -> tuple[_Rule, ...]:
