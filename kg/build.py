@@ -1,34 +1,274 @@
-"""The build: sources -> records -> graph -> SHACL check -> a new store generation, published atomically."""
+"""The build, one pipeline at every size: sources -> projects -> triples, views and vectors -> a generation.
+
+    >>> from kg.build import build_store
+    >>> report = build_store([Path("list.csv")], Store(Path("store")), fiscal_year=2025,  # doctest: +SKIP
+    ...                      programme="p")
+
+1. each source is hashed, then streamed row by row through one ``kg.assemble.Assembler`` (numbering,
+   organisations merged, problems kept);
+2. each project's triples (``kg.rdf`` writers) go to an external sort, its view and filter values to
+   ``projects.sqlite`` (``kg.viewdb``); organisations, regions, programmes, sources and vocabularies
+   follow once every row is read;
+3. with ``embed``, project texts are embedded in batches into the vector index, ranking profiles are
+   saved, and each project's top-k similarity links (``kg.similar``) join the triples;
+4. the sorted, deduplicated triples become ``graph.nt``, bulk-loaded into Oxigraph (``oxigraph/``) and
+   validated against every shape of ``kg/data/shapes.ttl``;
+5. problems and the manifest are written and the generation goes live. Any failure leaves the
+   previous generation live.
+
+Memory grows with organisations and project ids, never with triples (see README "Scale").
+"""
 from __future__ import annotations
 
 import hashlib
+import os
+import resource
 import time
-from dataclasses import asdict
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata, resources
 from pathlib import Path
+from typing import Any, Iterator
 
-from kg.assemble import assemble
-from kg.engines import OXIGRAPH_FOLDER, load_oxigraph
-from kg.normalize.concepts import ConceptSchemes
-from kg.normalize.regions import Gazetteer
-from kg.rdf import to_graph
-from kg.sources import read_source
-from kg.store import FORMAT_VERSION, Store, write_json
-from kg.validate import raise_for, validate_graph
-from kg.views import project_view
+from kg.errors import RowError
+from kg.progress import Progress
+from kg.store import FORMAT_VERSION, GRAPH, PROBLEMS, PROFILES, Store
 
 # Package data whose change changes the graph: part of the input hash.
 DATA_FILES = ("gazetteer.csv", "concepts.ttl", "concept_rules.tsv", "programmes.csv")
+EMBED_BATCH = 512
 
 
-def sorted_ntriples(graph) -> bytes:
-    """N-Triples with sorted lines: byte-identical for the same graph."""
-    lines = graph.serialize(format="nt", encoding="utf-8").splitlines()
-    return b"\n".join(sorted(line for line in lines if line.strip())) + b"\n"
+@dataclass
+class BuildReport:
+    """What a build did: counts, the problems it found (located), where it wrote, and how long each step took."""
+
+    store: Path
+    generation: Path
+    projects: int
+    triples: int
+    sources: list[dict[str, Any]]
+    problems: list[RowError] = field(default_factory=list)
+    seconds: float = 0.0
+    organizations: int = 0
+    steps: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+
+    @property
+    def skipped(self) -> list[RowError]:
+        return [p for p in self.problems if p.level == "error"]
+
+    @property
+    def warnings(self) -> list[RowError]:
+        return [p for p in self.problems if p.level == "warning"]
+
+
+def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = None, programme: str | None = None,
+                embed: bool = False, model: str = "default", similar_links: int = 5, encoder=None,
+                progress: Progress | bool | None = None, run_lines: int | None = None) -> BuildReport:
+    """Build a store generation from sources; the live generation changes only if every step succeeds.
+
+    Args:
+        paths: the sources (.txt document, .csv, .tsv, .xlsx), merged in this order.
+        store: where the generation goes.
+        fiscal_year, programme: for sources that do not state them.
+        embed: embed project texts with ``model`` (or a ready ``encoder``) for ``similar`` and ``search``,
+            and link each project to its ``similar_links`` most similar (0: no links).
+        progress: a kg.progress.Progress, or True/False/None for bars on stderr (None: if a terminal).
+        run_lines: N-Triples lines sorted in memory per run of the external sort.
+
+    Raises:
+        SourceError for an unreadable source, ValidationError when the graph breaks the shapes.
+    """
+    from kg.assemble import Assembler
+    from kg.linesort import RUN_LINES
+    from kg.normalize.concepts import ConceptSchemes
+    from kg.normalize.regions import Gazetteer
+    from kg.sources import open_source
+
+    start = time.perf_counter()
+    progress = progress if isinstance(progress, Progress) else Progress(progress)
+    steps = _Steps()
+    with steps("open"):
+        sources = [open_source(path, fiscal_year=fiscal_year, programme=programme) for path in paths]
+        gazetteer, concepts = Gazetteer.load(), ConceptSchemes.load()
+    assembler = Assembler(gazetteer, concepts)
+    options = {"fiscal_year": fiscal_year, "programme": programme}
+    with store.building() as draft:
+        stream = _Stream(draft, gazetteer, concepts, profiles=embed, run_lines=run_lines or RUN_LINES)
+        with steps("read+normalise+write"), progress.bar("read+normalise+write", unit="rows") as bar:
+            for source in sources:
+                for project in assembler.projects(source):
+                    stream.add(project, source.sha256)
+                    bar.update(1)
+        with steps("organisations+regions"):
+            stream.finish(assembler, progress)
+        source_infos = [asdict(s) for s in assembler.sources]
+        digest = input_hash(source_infos, options)
+        vectors = None
+        if embed:
+            with steps("embed"):
+                vectors = _embed(stream, draft, model=model, encoder=encoder, input_hash=digest, progress=progress)
+            if similar_links and stream.views.count:
+                with steps("link"):
+                    _link(stream, draft, vectors, similar_links, progress)
+                vectors["similar_links"] = similar_links
+        stream.views.close()
+        with steps("sort"):
+            triples, graph_sha = stream.sorter.merge(draft.generation.folder / GRAPH, progress, stream.lines)
+        with steps("load"), progress.stage("load"):
+            from kg.engines import load_oxigraph
+
+            draft.generation.oxigraph_folder.mkdir()      # with the umask (RocksDB would make it 0755)
+            oxigraph = load_oxigraph(draft.generation.folder / GRAPH, draft.generation.oxigraph_folder)
+        with steps("validate"), progress.stage("validate"):
+            check_graph(draft.generation.folder / GRAPH, oxigraph)
+            del oxigraph                      # closes RocksDB before the folder is renamed
+        draft.write_json(PROBLEMS, [asdict(p) for p in assembler.problems])
+        manifest = {
+            "tsunagari_version": _version(),
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "input_hash": digest,
+            "graph_sha256": graph_sha,
+            "sources": source_infos,
+            "options": options,
+            "counts": {"projects": stream.views.count, "organizations": len(assembler.organizations),
+                       "triples": triples, "problems": len(assembler.problems),
+                       "skipped_rows": sum(p.level == "error" for p in assembler.problems)},
+            "fiscal_years": sorted(stream.years),
+            "programmes": sorted(stream.programmes),
+        }
+        if vectors is not None:
+            manifest["vectors"] = vectors
+        generation = draft.commit(manifest)
+    return BuildReport(store=store.root, generation=generation.folder, projects=stream.views.count,
+                       triples=triples, sources=source_infos, problems=assembler.problems,
+                       seconds=time.perf_counter() - start, organizations=len(assembler.organizations),
+                       steps=steps.seconds, peak_rss_mb=peak_rss_mb())
+
+
+def check_graph(graph_file: Path, oxigraph_store: Any) -> None:
+    """Check the built graph against every shape of kg/data/shapes.ttl; raises kg.errors.ValidationError.
+
+    ``oxigraph_store`` is the generation's pyoxigraph Store, just loaded.
+    """
+    # Until kg.validate.validate_store lands: pyshacl over the parsed graph (fine at 77; slow at 10^4+).
+    from kg.rdf import new_graph
+    from kg.validate import raise_for, validate_graph
+
+    graph = new_graph()
+    graph.parse(str(graph_file), format="nt")
+    raise_for(validate_graph(graph))
+
+
+class _Stream:
+    """Where each project goes during the read: its triples to the sort, its view and facets to the views
+    file, its profile (with ``profiles``) to the ranking table; the rest is written by ``finish``."""
+
+    def __init__(self, draft, gazetteer, concepts, *, profiles: bool, run_lines: int) -> None:
+        from kg.linesort import LineSorter
+        from kg.profiles import ProfileBuilder
+        from kg.viewdb import ViewWriter
+
+        self.gazetteer, self.concepts = gazetteer, concepts
+        self.sorter = LineSorter(draft.scratch, run_lines)
+        self.views = ViewWriter(draft.generation.views_file)
+        self.profiles = ProfileBuilder(concepts) if profiles else None
+        self.place_keys: set[str] = set()
+        self.programmes: set[str] = set()
+        self.years: set[int] = set()
+        self.lines = 0
+
+    def add(self, project, source_sha: str) -> None:
+        from kg.filters import facets_of
+        from kg.rdf import project_lines
+        from kg.viewdb import dumps
+        from kg.views import project_view
+
+        self._lines(project_lines(project, source_sha))
+        view = project_view(project, self.gazetteer, self.concepts)
+        self.views.add(project.id, dumps(view), facets_of(view))
+        if self.profiles is not None:
+            self.profiles.add(view)
+        self.place_keys.update(place.key for place in project.regions.places)
+        self.programmes.add(project.programme)
+        self.years.add(project.fiscal_year)
+
+    def finish(self, assembler, progress: Progress) -> None:
+        """What depends on every row: organisations with all their spellings, regions, programmes, sources."""
+        from kg.rdf import organization_lines, programme_lines, region_lines, source_lines, vocabulary_lines
+
+        self._lines(vocabulary_lines(self.concepts) + source_lines(assembler.sources)
+                    + region_lines(self.gazetteer, self.place_keys) + programme_lines(self.programmes))
+        organizations = assembler.organizations
+        with progress.bar("organisations", total=len(organizations), unit="orgs") as bar:
+            for done, (key, organization) in enumerate(organizations.items(), start=1):
+                self._lines(organization_lines(organization, assembler.org_labels.get(key, ())))
+                if done % 10_000 == 0:
+                    bar.update(10_000)
+            bar.update(len(organizations) % 10_000)
+        self.views.index()
+
+    def _lines(self, lines: list[str]) -> None:
+        self.lines += len(lines)
+        self.sorter.add(lines)
+
+
+def _embed(stream: _Stream, draft, *, model: str, encoder, input_hash: str, progress: Progress) -> dict[str, Any]:
+    """Embed every project text in batches (id order) into a memory-mapped array; index it and save the
+    ranking profiles. Returns the vectors part of the manifest."""
+    import numpy as np
+
+    from embeddings import VectorIndex
+    from kg.similar import DEFAULT_RECIPE, make_encoder, project_text
+
+    encoder = encoder or make_encoder(model)
+    total = stream.views.count
+    ids: list[str] = []
+    matrix = None
+    with progress.bar("embed", total=total, unit="texts") as bar:
+        batch: list[str] = []
+        for view in stream.views.in_id_order():
+            ids.append(view["id"])
+            batch.append(project_text(view, DEFAULT_RECIPE))
+            if len(batch) >= EMBED_BATCH or len(ids) == total:
+                vectors = np.asarray(encoder.encode(batch), dtype=np.float32)
+                if matrix is None:
+                    matrix = np.lib.format.open_memmap(draft.scratch / "vectors.f32.npy", mode="w+",
+                                                       dtype=np.float32, shape=(total, vectors.shape[1]))
+                matrix[len(ids) - len(batch):len(ids)] = vectors
+                bar.update(len(batch))
+                batch = []
+    manifest = {"model": encoder.model_info(), "input_hash": input_hash, "recipe": DEFAULT_RECIPE, "count": total}
+    index = VectorIndex.build(matrix if matrix is not None else np.zeros((0, 1), dtype=np.float32), ids)
+    index.save(draft.generation.vectors_folder, manifest)
+    del matrix
+    table = stream.profiles.table()
+    table.save(draft.generation.folder / PROFILES)
+    stream.index, stream.table = index, table
+    return manifest
+
+
+def _link(stream: _Stream, draft, vectors: dict[str, Any], k: int, progress: Progress) -> None:
+    """Each project's top-k most similar, as triples (into the sort) and as rows of the views file."""
+    from kg.rdf import similarity_lines
+    from kg.similar import Similarity
+
+    views = stream.views.reader()
+    similarity = Similarity(views, stream.index, vectors["model"], profiles=stream.table)
+    rows: list[tuple[str, int, str, float]] = []
+    for source, hits in similarity.links(k, progress=progress):
+        stream._lines(similarity_lines(source, hits))
+        rows.extend((source, rank, target, score) for rank, (target, score) in enumerate(hits, start=1))
+        if len(rows) >= 50_000:
+            stream.views.add_links(rows)
+            rows = []
+    stream.views.add_links(rows)
 
 
 def input_hash(sources: list[dict], options: dict) -> str:
+    """What the build read, in one digest: sources (name, content), options, format and package data."""
     digest = hashlib.sha256()
     digest.update(repr((FORMAT_VERSION, sorted((s["name"], s["sha256"]) for s in sources),
                         sorted(options.items()))).encode())
@@ -40,69 +280,31 @@ def input_hash(sources: list[dict], options: dict) -> str:
     return digest.hexdigest()
 
 
-def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = None, programme: str | None = None,
-                embed: bool = False, model: str = "default", similar_links: int = 5, encoder=None):
-    """Build a store generation from sources; the live generation changes only if every step succeeds."""
-    from kg.api import BuildReport
-
-    start = time.perf_counter()
-    reads = [read_source(path, fiscal_year=fiscal_year, programme=programme) for path in paths]
-    gazetteer, concepts = Gazetteer.load(), ConceptSchemes.load()
-    data = assemble(reads, gazetteer, concepts)
-    graph = to_graph(data, gazetteer, concepts)
-    views = [project_view(p, gazetteer, concepts) for p in data.projects]
-    sources = [asdict(s) for s in data.sources]
-    options = {"fiscal_year": fiscal_year, "programme": programme}
-    digest = input_hash(sources, options)
-    folder = store.begin()
-    try:
-        vectors = None
-        if embed:
-            vectors = _embed(views, folder, graph, model=model, encoder=encoder, input_hash=digest,
-                             similar_links=similar_links)
-        raise_for(validate_graph(graph))
-        triples = sorted_ntriples(graph)
-        (folder / "graph.nt").write_bytes(triples)
-        load_oxigraph(folder / "graph.nt", folder / OXIGRAPH_FOLDER)   # every store answers SPARQL from it
-        write_json(folder / "projects.json", views)
-        write_json(folder / "problems.json", [asdict(p) for p in data.problems])
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "tsunagari_version": _version(),
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "input_hash": digest,
-            "graph_sha256": hashlib.sha256(triples).hexdigest(),
-            "sources": sources,
-            "options": options,
-            "counts": {"projects": len(data.projects), "organizations": len(data.organizations),
-                       "triples": len(graph), "problems": len(data.problems),
-                       "skipped_rows": sum(p.level == "error" for p in data.problems)},
-            "fiscal_years": sorted({p.fiscal_year for p in data.projects}),
-            "programmes": sorted({p.programme for p in data.projects}),
-        }
-        if vectors is not None:
-            manifest["vectors"] = vectors
-        write_json(folder / "manifest.json", manifest)   # written last: no manifest, never published
-        name = f"gen-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}-{digest[:8]}"
-        final = store.commit(folder, name)
-    except BaseException:
-        store.abort(folder)
-        raise
-    return BuildReport(store=store.root, generation=final, projects=len(data.projects), triples=len(graph),
-                       sources=sources, problems=data.problems, seconds=time.perf_counter() - start)
+def sorted_ntriples(graph) -> bytes:
+    """N-Triples of an rdflib Graph with sorted lines: byte-identical for the same graph."""
+    lines = graph.serialize(format="nt", encoding="utf-8").splitlines()
+    return b"\n".join(sorted(line for line in lines if line.strip())) + b"\n"
 
 
-def _embed(views, folder: Path, graph, *, model: str, encoder, input_hash: str, similar_links: int) -> dict:
-    """Vectors and index into the generation; optionally top-k similar-to links into the graph."""
-    from kg.rdf import add_similarity_links
-    from kg.similar import Similarity, write_vectors
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if os.uname().sysname == "Darwin" else peak / 1e3
 
-    manifest, index = write_vectors(views, folder / "vectors", model=model, input_hash=input_hash, encoder=encoder)
-    if similar_links:
-        similarity = Similarity(views, index, manifest["model"])
-        add_similarity_links(graph, {v["id"]: similarity.similar(v["id"], top=similar_links) for v in views})
-        manifest["similar_links"] = similar_links
-    return manifest
+
+class _Steps:
+    """Wall seconds per named step of the build."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
 
 def _version() -> str:
@@ -110,3 +312,6 @@ def _version() -> str:
         return metadata.version("tsunagari")
     except metadata.PackageNotFoundError:
         return "0+unknown"
+
+
+__all__ = ["build_store", "BuildReport", "check_graph", "input_hash", "sorted_ntriples", "peak_rss_mb"]

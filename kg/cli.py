@@ -95,30 +95,19 @@ def cli() -> None:
                    "'hashing' = character n-gram hashing (no torch, lexical only: for tests and quick looks).")
 @click.option("--similar-links", type=click.IntRange(0, 100), default=5, show_default=True,
               help="With --embed, link each project to its K most similar in the graph (0: none).")
-@click.option("--bulk", is_flag=True, help="Streaming build for 10^5+ rows: SHACL on a sample, Oxigraph, "
-              "projects.jsonl, no similarity links; progress bars on stderr.")
+@click.option("--quiet", is_flag=True, help="No progress bars (they show on stderr only when it is a terminal).")
 @translate_errors
-def build(sources, store, fiscal_year, programme, embed, model, similar_links, bulk) -> None:
-    """Build the store from SOURCES (default: the bundled FY2024 list; the word `bundled` names it among others)."""
-    if bulk:
-        from kg.api import bundled_source
-        from kg.bulk import bulk_build
+def build(sources, store, fiscal_year, programme, embed, model, similar_links, quiet) -> None:
+    """Build the store from SOURCES (default: the bundled FY2024 list; the word `bundled` names it among others).
 
-        paths = [bundled_source() if str(s) == "bundled" else s for s in sources] or [bundled_source()]
-        report = bulk_build(paths, store, fiscal_year=fiscal_year, programme=programme,
-                            embed=model if embed else None, progress=True)
-        for problem in report.problems:
-            echo_text(str(problem), err=True)
-        echo_text(f"built {report.projects} projects, {report.triples} triples in {report.seconds:.1f}s "
-                   f"(SHACL on {report.validated_projects} sampled projects) -> {report.generation}")
-        echo_text(f"skipped rows: {len(report.skipped)}; warnings: {len(report.problems) - len(report.skipped)}")
-        return
+    One streaming pipeline at every size: 77 rows or a million (see README "Scale")."""
     _, report = Tsunagari.build(sources or None, store, fiscal_year=fiscal_year, programme=programme,
-                                embed=embed, model=model, similar_links=similar_links)
+                                embed=embed, model=model, similar_links=similar_links,
+                                progress=False if quiet else None)
     for problem in report.problems:
         echo_text(str(problem), err=True)
     echo_text(f"built {report.projects} projects, {report.triples} triples in {report.seconds:.1f}s "
-               f"-> {report.generation}")
+              f"-> {report.generation}")
     echo_text(f"skipped rows: {len(report.skipped)}; warnings: {len(report.warnings)}")
 
 

@@ -3,49 +3,74 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from kg.errors import NotFound
 from kg.normalize.concepts import ConceptSchemes
 from kg.normalize.regions import Gazetteer, Region
 from kg.normalize.text import fold_place_name, nfkc_without_spaces
 
-Predicate = Callable[[dict[str, Any]], bool]
+# The filters a project list takes, and the view field each looks at (kg.viewdb indexes the same facets).
+KINDS = ("prefecture", "municipality", "block", "target_group", "theme", "fiscal_year", "legal_form")
+
+
+def facets_of(view: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (kind, value) pairs a filter can select a project view by.
+
+    A municipality filter keeps a ward's project too (the ward's parent is the city), and a region
+    filter keeps a project when any of its places matches.
+    """
+    found: set[tuple[str, str]] = set()
+    for region in view["regions"]:
+        for kind, value in (("prefecture", region["prefecture_code"]), ("municipality", region["code"]),
+                            ("municipality", region.get("parent_code")), ("block", region["block"])):
+            if value:
+                found.add((kind, value))
+    found.update(("target_group", t["id"]) for t in view["target_groups"])
+    found.update(("theme", t["id"]) for t in view["themes"])
+    found.add(("fiscal_year", str(view["fiscal_year"])))
+    if view["organization"]["legal_form"]:
+        found.add(("legal_form", view["organization"]["legal_form"]))
+    return found
 
 
 @dataclass(frozen=True)
 class ProjectFilter:
-    """A conjunction of checks on a project view; ``make`` resolves names once, up front."""
+    """A conjunction of conditions on a project: each one a facet kind and the values it accepts.
 
-    checks: tuple[Predicate, ...] = ()
+    ``make`` resolves names once, up front; the same filter checks a view in memory (calling it) or
+    selects from a store's views file (``conditions``).
+    """
+
+    conditions: tuple[tuple[str, frozenset[str]], ...] = ()
 
     def __call__(self, project: dict[str, Any]) -> bool:
-        return all(check(project) for check in self.checks)
+        facets = facets_of(project)
+        return all(any((kind, value) in facets for value in values) for kind, values in self.conditions)
+
+    def __bool__(self) -> bool:
+        return bool(self.conditions)
 
     @classmethod
     def make(cls, *, prefecture: str | None = None, municipality: str | None = None, block: str | None = None,
              target_group: str | None = None, theme: str | None = None, fiscal_year: int | None = None,
              legal_form: str | None = None) -> "ProjectFilter":
-        checks: list[Predicate] = []
+        """A filter from the options of `tsunagari projects` (names or codes; None or "" leaves one out)."""
+        conditions: list[tuple[str, frozenset[str]]] = []
         if prefecture:
-            code = resolve_region(prefecture, level="prefecture")
-            checks.append(lambda p: any(r["prefecture_code"] == code for r in p["regions"]))
+            conditions.append(("prefecture", frozenset({resolve_region(prefecture, level="prefecture")})))
         if municipality:
-            code = resolve_region(municipality, level="municipality")
-            checks.append(lambda p: any(code in (r["code"], r.get("parent_code")) for r in p["regions"]))
+            conditions.append(("municipality", frozenset({resolve_region(municipality, level="municipality")})))
         if block:
-            block_id = resolve_block(block)
-            checks.append(lambda p: any(r["block"] == block_id for r in p["regions"]))
-        for scheme, value in (("target-group", target_group), ("theme", theme)):
+            conditions.append(("block", frozenset({resolve_block(block)})))
+        for kind, scheme, value in (("target_group", "target-group", target_group), ("theme", "theme", theme)):
             if value:
-                wanted = concept_and_narrower(scheme, value)
-                key = "target_groups" if scheme == "target-group" else "themes"
-                checks.append(lambda p, key=key, wanted=wanted: any(t["id"] in wanted for t in p[key]))
+                conditions.append((kind, frozenset(concept_and_narrower(scheme, value))))
         if fiscal_year:
-            checks.append(lambda p: p["fiscal_year"] == int(fiscal_year))
+            conditions.append(("fiscal_year", frozenset({str(int(fiscal_year))})))
         if legal_form:
-            checks.append(lambda p: p["organization"]["legal_form"] == legal_form)
-        return cls(tuple(checks))
+            conditions.append(("legal_form", frozenset({legal_form})))
+        return cls(tuple(conditions))
 
 
 def resolve_region(value: str, level: str) -> str:

@@ -111,16 +111,17 @@ def test_build_merges_the_bundled_list_with_another(tmp_path):
     assert "built 81 projects" in result.output and "skipped rows: 0" in result.output
 
 
-def test_bulk_build_and_oxigraph_engine_from_the_cli(tmp_path):
+def test_quiet_build_and_both_engines_from_the_cli(tmp_path):
     from pathlib import Path
 
     small = Path(__file__).parent / "data" / "small.csv"
-    store = str(tmp_path / "bulk")
+    store = str(tmp_path / "store")
     runner = CliRunner()
-    built = runner.invoke(cli, ["build", "--bulk", str(small), "--store", store, "--no-embed",
+    built = runner.invoke(cli, ["build", "--quiet", str(small), "--store", store, "--no-embed",
                                 "--fiscal-year", "2025", "--programme", "test-programme"])
     assert built.exit_code == 0, built.output
-    assert "built 4 projects" in built.output
+    assert "built 4 projects" in built.output and "it/s" not in built.output and "rows/s" not in built.output
+    assert "--bulk" not in runner.invoke(cli, ["build", "--help"]).output
     query = "SELECT (COUNT(?p) AS ?n) WHERE { ?p a schema:Project }"
     for engine in ("rdflib", "oxigraph"):
         result = runner.invoke(cli, ["sparql", query, "--engine", engine, "--format", "csv", "--store", store])

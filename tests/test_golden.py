@@ -1,11 +1,15 @@
-"""A golden small graph: the build of tests/data/small.csv must stay isomorphic to the reviewed file.
+"""Golden graphs: the build of tests/data/small.csv must stay isomorphic to the reviewed file, and the
+bundled list must give the same graph.nt bytes as recorded (without and with similarity links).
 
 After an intended change, run `python scripts/regenerate_golden.py` and review the diff.
 """
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
+
+import pytest
 
 from rdflib import Graph
 from rdflib.compare import graph_diff, to_isomorphic
@@ -13,11 +17,15 @@ from rdflib.compare import graph_diff, to_isomorphic
 ROOT = Path(__file__).parents[1]
 
 
-def _golden_graph() -> Graph:
+def _script():
     spec = importlib.util.spec_from_file_location("regenerate_golden", ROOT / "scripts" / "regenerate_golden.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.golden_graph()
+    return module
+
+
+def _golden_graph() -> Graph:
+    return _script().golden_graph()
 
 
 def test_small_graph_matches_golden():
@@ -37,3 +45,15 @@ def test_golden_has_what_the_rows_say():
     assert "/region/462179>" in text             # 曾於市 -> 曽於市
     assert '"えんがわ"@ja' in text                # 屋号 kept
     assert "_:" not in text
+
+
+@pytest.mark.parametrize("build", ["no-embed", "hashing"])
+def test_bundled_build_gives_the_recorded_bytes(tmp_path, build):
+    from kg import Tsunagari
+    from kg.store import file_sha256
+
+    expected = json.loads((ROOT / "tests" / "data" / "bundled.golden.json").read_text(encoding="utf-8"))[build]
+    kg, report = Tsunagari.build(None, tmp_path / "store", **_script().BUILDS[build])
+    assert report.triples == expected["triples"]
+    assert file_sha256(kg.generation.graph_file()) == expected["sha256"], \
+        "graph.nt changed: if intended, run scripts/regenerate_golden.py and review"

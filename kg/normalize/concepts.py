@@ -102,6 +102,12 @@ class ConceptSchemes:
             grouped[(rule.scheme, rule.concept)][0 if rule.kind == "include" else 1].append(rule)
         # Sorted by (scheme, id) so tags come out in a stable order without sorting twice.
         self._rules = {key: (tuple(inc), tuple(exc)) for key, (inc, exc) in sorted(grouped.items())}
+        # What tag() runs, worked out once: per field, each concept with include patterns for it, the
+        # alternation of those patterns (one search skips the concept when none occurs) and its excludes.
+        self._plan = {field: tuple((scheme, concept, _screen(pats), pats, [r.pattern for r in exc])
+                                   for (scheme, concept), (inc, exc) in self._rules.items()
+                                   if (pats := [r.pattern for r in inc if field in r.fields]))
+                      for field in FIELDS}
         self._labels = _LabelFinder(concepts.values())
 
     @classmethod
@@ -179,14 +185,18 @@ class ConceptSchemes:
             ['school-refusal', 'teens', 'place-to-belong']
         """
         tags: list[Tag] = []
-        for (scheme, concept), (includes, excludes) in self._rules.items():
-            for field, text in zip(FIELDS, (title, description, organization)):
-                patterns = [r.pattern for r in includes if field in r.fields]
-                if not text or not patterns:
+        for field, text in zip(FIELDS, (title, description, organization)):
+            if not text:
+                continue
+            text = nfkc_single_spaced(text)
+            for scheme, concept, screen, patterns, excludes in self._plan[field]:
+                if screen is not None and screen.search(text) is None:
                     continue
-                words = _matched_words(nfkc_single_spaced(text), patterns, [r.pattern for r in excludes])
+                words = _matched_words(text, patterns, excludes)
                 if words:
                     tags.append(Tag(scheme, concept, words, field))
+        if len(tags) > 1:       # by (scheme, concept), then field in FIELDS order (the sort is stable)
+            tags.sort(key=lambda t: (t.scheme, t.concept))
         return tuple(tags)
 
     # -- query labels -------------------------------------------------------------------------
@@ -228,10 +238,20 @@ class ConceptSchemes:
         return scheme
 
 
+def _screen(patterns: list[re.Pattern[str]]) -> re.Pattern[str] | None:
+    """One pattern matching wherever any of ``patterns`` does (None if they cannot be combined)."""
+    try:
+        return re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
+    except re.error:
+        return None
+
+
 def _matched_words(text: str, patterns: list[re.Pattern[str]], excludes: list[re.Pattern[str]]) -> tuple[str, ...]:
     """Words matched by the patterns, not overlapping an exclusion; longest wins among overlaps."""
-    blocked = [m.span() for p in excludes for m in p.finditer(text)]
     spans = [m.span() for p in patterns for m in p.finditer(text) if m.end() > m.start()]
+    if not spans:
+        return ()
+    blocked = [m.span() for p in excludes for m in p.finditer(text)]
     spans = [s for s in spans if not any(s[0] < b[1] and b[0] < s[1] for b in blocked)]
     kept: list[tuple[int, int]] = []
     for span in sorted(set(spans), key=lambda s: (s[0] - s[1], s[0])):
