@@ -6,19 +6,19 @@
 """
 from __future__ import annotations
 
-import difflib
-import json
-from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-from kg.errors import NotFound, RowError
+from kg.build import BuildReport
+from kg.errors import NotFound, StoreError
 from kg.store import Store
 
 DEFAULT_STORE = Path("tsunagari-store")
 EXPORT_FORMATS = ("turtle", "jsonld", "nt", "graphml", "gexf", "csv")
+
+__all__ = ["Tsunagari", "BuildReport", "bundled_source", "DEFAULT_STORE", "EXPORT_FORMATS"]
 
 
 def bundled_source() -> Path:
@@ -26,36 +26,20 @@ def bundled_source() -> Path:
     return Path(str(resources.files("kg").joinpath("data/r6_kodoku_koritsu_npo_model_projects.txt")))
 
 
-@dataclass
-class BuildReport:
-    """What a build did: counts, the problems it found (located), and where it wrote."""
-
-    store: Path
-    generation: Path
-    projects: int
-    triples: int
-    sources: list[dict[str, Any]]
-    problems: list[RowError] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def skipped(self) -> list[RowError]:
-        return [p for p in self.problems if p.level == "error"]
-
-    @property
-    def warnings(self) -> list[RowError]:
-        return [p for p in self.problems if p.level == "warning"]
-
-
 class Tsunagari:
-    """One store, opened: projects, the RDF and NetworkX graphs, SPARQL, exports, similarity."""
+    """One store, opened: projects, the RDF and NetworkX graphs, SPARQL, exports, similarity.
+
+    Opening reads only the manifest; project views come from the store's views file one query at a
+    time, and the rdflib graph is parsed only when ``graph`` is first used.
+    """
 
     def __init__(self, store: Path | str = DEFAULT_STORE, *, encoder=None) -> None:
         self.store = Store(Path(store))
         self._encoder = encoder          # a ready embeddings encoder for search (tests, servers)
         self._engines: dict[str, Any] = {}
-        self.folder = self.store.generation()
-        self.manifest: dict[str, Any] = json.loads((self.folder / "manifest.json").read_text(encoding="utf-8"))
+        self.generation = self.store.generation()
+        self.folder = self.generation.folder
+        self.manifest: dict[str, Any] = self.generation.manifest()
 
     @classmethod
     def open(cls, store: Path | str = DEFAULT_STORE, *, encoder=None) -> "Tsunagari":
@@ -69,13 +53,14 @@ class Tsunagari:
     def build(cls, sources: Iterable[Path | str] | None = None, store: Path | str = DEFAULT_STORE, *,
               fiscal_year: int | None = None, programme: str | None = None,
               embed: bool = False, model: str = "default", similar_links: int = 5,
-              encoder=None) -> tuple["Tsunagari", BuildReport]:
+              encoder=None, progress: bool | None = False) -> tuple["Tsunagari", BuildReport]:
         """Read sources (default: the bundled list), build and validate the graph, write the store atomically.
 
         A source named "bundled" is the FY2024 list shipped with the package, so it can be merged with others.
 
         With ``embed``, project texts are embedded with ``model`` (or a ready ``encoder``) and the
         ``similar_links`` most similar projects of each are linked in the graph (0: none).
+        ``progress``: bars on stderr (None: only when stderr is a terminal).
 
         Raises SourceError for an unreadable source and ValidationError if the graph breaks the SHACL
         shapes; in both cases the previous store stays as it was.
@@ -85,51 +70,68 @@ class Tsunagari:
         paths = [bundled_source() if str(s) == "bundled" else Path(s) for s in (sources or ["bundled"])]
         report = build_store(paths, Store(Path(store)),
                              fiscal_year=fiscal_year, programme=programme, embed=embed, model=model,
-                             similar_links=similar_links, encoder=encoder)
+                             similar_links=similar_links, encoder=encoder, progress=progress)
         return cls(store, encoder=encoder), report
 
     # -- records ---------------------------------------------------------------------------------
     @cached_property
-    def _projects(self) -> list[dict[str, Any]]:
-        if (self.folder / "projects.jsonl").is_file():          # kg.bulk writes JSON lines, in input order
-            with open(self.folder / "projects.jsonl", encoding="utf-8") as lines:
-                return sorted((json.loads(line) for line in lines), key=lambda p: p["id"])
-        return json.loads(self.store.path("projects.json").read_text(encoding="utf-8"))
+    def views(self):
+        """The project views by id (a read-only Mapping over the store's views file, kg.viewdb.ViewTable)."""
+        from kg.viewdb import ViewTable
+
+        return ViewTable(self.generation.views_file)
 
     def projects(self, *, prefecture: str | None = None, municipality: str | None = None,
                  block: str | None = None, target_group: str | None = None, theme: str | None = None,
-                 fiscal_year: int | None = None, legal_form: str | None = None) -> list[dict[str, Any]]:
-        """Projects as dicts, filtered. Region filters take a name (鳥取県, Tottori) or a code;
-        concept filters take an id and include narrower concepts (children includes school-refusal)."""
-        from kg.filters import ProjectFilter
+                 fiscal_year: int | None = None, legal_form: str | None = None,
+                 limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Projects as dicts in id order, filtered. Region filters take a name (鳥取県, Tottori) or a code;
+        concept filters take an id and include narrower concepts (children includes school-refusal).
+        ``limit`` and ``offset`` give one page of the list."""
+        keep = self._filter(prefecture=prefecture, municipality=municipality, block=block,
+                            target_group=target_group, theme=theme, fiscal_year=fiscal_year, legal_form=legal_form)
+        return self.views.select(keep.conditions, limit=limit, offset=offset)
 
-        keep = ProjectFilter.make(prefecture=prefecture, municipality=municipality, block=block,
-                                  target_group=target_group, theme=theme, fiscal_year=fiscal_year,
-                                  legal_form=legal_form)
-        return [p for p in self._projects if keep(p)]
+    def count(self, **filters: Any) -> int:
+        """How many projects pass the filters (the same as ``len(projects(**filters))``, without reading them)."""
+        return self.views.count(self._filter(**filters).conditions)
 
     def project(self, project_id: str) -> dict[str, Any]:
         """One project by id; an unknown id raises NotFound with the closest ids."""
-        for project in self._projects:
-            if project["id"] == project_id:
-                return project
-        ids = [p["id"] for p in self._projects]
-        close = difflib.get_close_matches(project_id, ids, n=3, cutoff=0.5)
+        from kg.viewdb import close_ids
+
+        try:
+            return self.views[project_id]
+        except KeyError:
+            pass
+        close = close_ids(project_id, self.views)
         hint = f" — did you mean {', '.join(close)}?" if close else " — `tsunagari projects` lists the ids"
         raise NotFound(f"no project {project_id!r}{hint}")
 
     @property
     def problems(self) -> list[dict[str, Any]]:
-        return json.loads(self.store.path("problems.json").read_text(encoding="utf-8"))
+        return self.generation.problems()
+
+    @staticmethod
+    def _filter(**filters: Any):
+        from kg.filters import ProjectFilter
+
+        return ProjectFilter.make(**filters)
 
     # -- graphs ----------------------------------------------------------------------------------
     @cached_property
     def graph(self):
-        """The rdflib Graph of the store."""
+        """The rdflib Graph of the store, parsed from graph.nt when first used (checked against the
+        manifest's graph_sha256 first; about 1.5 KB of memory per triple)."""
         from kg.rdf import new_graph
 
+        path = self.generation.graph_file(verify=True)
         graph = new_graph()
-        graph.parse(self.store.path("graph.nt"), format="nt")
+        try:
+            graph.parse(str(path), format="nt")
+        except Exception as error:      # rdflib raises several types for a damaged file
+            raise StoreError(f"{path}: damaged ({str(error).splitlines()[0][:200]}) — rebuild it with "
+                             "`tsunagari build`") from None
         return graph
 
     @cached_property
@@ -171,7 +173,7 @@ class Tsunagari:
         """The kg.similar.Similarity of this store (stored vectors; the model loads only for search)."""
         from kg.similar import Similarity
 
-        return Similarity.from_store(self, encoder=self._encoder)
+        return Similarity.open(self.generation, encoder=self._encoder)
 
     def similar(self, project_id: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
         """Projects like one project, best first, each with ``why`` (shared concepts, embedding, region).

@@ -1,19 +1,21 @@
 """Hybrid ranking: embedding similarity + shared concepts (with hierarchy and IDF) + region + organisation.
 
-Pure functions over project views, so the same code ranks 77 projects or a re-ranked shortlist of a
-million. Every score comes with the reasons that made it.
+The same code ranks 77 projects or a shortlist of a million: candidates are scored together from a
+ProfileTable (kg.profiles), and only the results returned are explained. Every score comes with the
+reasons that made it.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from kg.normalize.concepts import ConceptSchemes
+import numpy as np
 
-SCHEMES = (("target-group", "target_groups"), ("theme", "themes"))
-ANCESTOR_DISCOUNT = 0.5   # sharing only a broader concept counts half
+from kg.normalize.concepts import ConceptSchemes
+from kg.profiles import ANCESTOR_DISCOUNT, SCHEMES, Profile, ProfileTable, Query, profile_of
+
+__all__ = ["Weights", "Profile", "Ranker", "profile_of", "SCHEMES", "ANCESTOR_DISCOUNT"]
 
 
 @dataclass(frozen=True)
@@ -26,139 +28,109 @@ class Weights:
     organization: float = 0.1    # no pair in the judgments tests it (one year): a prior, kept small
 
 
-@dataclass(frozen=True)
-class Profile:
-    """What ranking needs to know of a project or a query."""
-
-    concepts: frozenset[tuple[str, str]] = frozenset()          # (scheme, id) as tagged
-    places: frozenset[str] = frozenset()                         # municipality/ward codes
-    prefectures: frozenset[str] = frozenset()
-    blocks: frozenset[str] = frozenset()
-    organization: str | None = None
-    fiscal_year: int | None = None
-    # Concepts found by meaning (kg.meaning), not by a label or rule: (scheme, id, score in (0, 1]).
-    # They count with their score; a concept also in ``concepts`` counts fully.
-    by_meaning: tuple[tuple[str, str, float], ...] = ()
+REGION_REASONS = {1.0: "same municipality", 0.5: "same prefecture", 0.25: "same regional block"}
 
 
-def profile_of(view: dict[str, Any]) -> Profile:
-    """The ranking profile of a project view (see kg.views.project_view)."""
-    concepts = {(scheme, t["id"]) for scheme, key in SCHEMES for t in view[key]}
-    places = {r["code"] for r in view["regions"] if r["code"] and r["level"] != "prefecture"}
-    return Profile(frozenset(concepts), frozenset(places),
-                   frozenset(r["prefecture_code"] for r in view["regions"] if r["prefecture_code"]),
-                   frozenset(r["block"] for r in view["regions"] if r["block"]),
-                   view["organization"]["key"], view["fiscal_year"])
-
-
-@dataclass
 class Ranker:
-    """Scores candidates against a query profile; build once per store (IDF is over its projects)."""
+    """Scores candidates against a query; one per store (IDF is over its projects).
 
-    views: list[dict[str, Any]]
-    schemes: ConceptSchemes
-    weights: Weights = field(default_factory=Weights)
-    # Concepts suggested by meaning for projects (kg.meaning): id -> ((scheme, concept, score), ...).
-    by_meaning: dict[str, tuple[tuple[str, str, float], ...]] = field(default_factory=dict)
+    Args:
+        table: the profiles of the store's projects (rows in id order).
+        views: project views by id (a dict, or a kg.viewdb.ViewTable): only the results are read.
+        schemes: the concept schemes (labels of shared concepts).
+        weights: how much each kind of evidence counts.
+    """
 
-    def __post_init__(self) -> None:
-        self.profiles = {v["id"]: dataclasses.replace(profile_of(v), by_meaning=self.by_meaning.get(v["id"], ()))
-                         for v in self.views}
-        self.by_id = {v["id"]: v for v in self.views}
-        counts: dict[tuple[str, str], int] = {}
-        for profile in self.profiles.values():
-            for concept in self._expand(profile.concepts, idf=None):
-                counts[concept] = counts.get(concept, 0) + 1
-        total = max(len(self.views), 1)
-        self.idf = {c: math.log(1 + total / n) for c, n in counts.items()}
-        self.expanded = {pid: self.expand(p) for pid, p in self.profiles.items()}
+    def __init__(self, table: ProfileTable, views: Mapping[str, dict[str, Any]],
+                 schemes: ConceptSchemes | None = None, weights: Weights | None = None) -> None:
+        self.table = table
+        self.views = views
+        self.schemes = schemes or table.schemes
+        self.weights = weights or Weights()
 
-    def _expand(self, concepts: frozenset[tuple[str, str]], idf: dict | None,
-                by_meaning: tuple[tuple[str, str, float], ...] = ()) -> dict[tuple[str, str], float]:
-        """Concepts plus their ancestors (discounted), weighted by IDF when given; concepts found by
-        meaning count with their score."""
-        weights: dict[tuple[str, str], float] = {}
-        strengths = [(s, c, 1.0) for s, c in sorted(concepts)]
-        strengths += [(s, c, score) for s, c, score in by_meaning if (s, c) not in concepts]
-        for scheme, concept, strength in strengths:
-            chain = [(concept, 1.0)] + [(a, ANCESTOR_DISCOUNT) for a in self.schemes.ancestors(scheme, concept)]
-            for name, factor in chain:
-                key = (scheme, name)
-                value = factor * strength * (idf.get(key, 1.0) if idf is not None else 1.0)
-                weights[key] = max(weights.get(key, 0.0), value)
-        return weights
+    @property
+    def idf(self) -> dict[tuple[str, str], float]:
+        return self.table.idf
 
-    def expand(self, profile: Profile) -> dict[tuple[str, str], float]:
-        """A profile's IDF-weighted, ancestor-expanded concepts (what concept_score compares)."""
-        return self._expand(profile.concepts, self.idf, profile.by_meaning)
+    def profile(self, project_id: str) -> Profile:
+        """The profile of a project of the store (KeyError if it has none)."""
+        row = self.table.row(project_id)
+        if row is None:
+            raise KeyError(project_id)
+        return self.table.profile(row)
 
-    def concept_score(self, query: Profile, target: Profile, a: dict | None = None,
-                      b: dict | None = None, coverage: bool = False) -> tuple[float, list, list, list]:
-        """Weighted Jaccard over IDF-weighted, ancestor-expanded concepts (or, with ``coverage``,
-        the share of the query's concepts the target has); also the shared ones: exactly, through
-        a match by meaning on either side (with the smaller score), and through a broader concept."""
-        a = a if a is not None else self.expand(query)
-        b = b if b is not None else self.expand(target)
-        keys = a.keys() | b.keys()
-        shared = sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
-        if coverage:
-            # A text query names a few concepts: how much of them a project has, not how alike the two are.
-            total = sum(a.values())
-        else:
-            total = sum(max(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
-        score = shared / total if total else 0.0
-        exact = sorted(query.concepts & target.concepts)
-        mine = {(s, c): score for s, c, score in query.by_meaning} | {k: 1.0 for k in query.concepts}
-        theirs = {(s, c): score for s, c, score in target.by_meaning} | {k: 1.0 for k in target.concepts}
-        meant = sorted((k, min(mine[k], theirs[k])) for k in mine.keys() & theirs.keys() if k not in exact)
-        direct = exact + [k for k, _ in meant]
-        implied = {(s, anc) for s, c in direct for anc in self.schemes.ancestors(s, c)}
-        # Broader concepts the two meet at, beyond what the directly shared concepts already imply.
-        via_broader = sorted(k for k in a.keys() & b.keys() if k not in direct and k not in implied)
-        return score, exact, via_broader, meant
-
-    @staticmethod
-    def region_score(query: Profile, target: Profile) -> tuple[float, str | None]:
-        if query.places & target.places:
-            return 1.0, "same municipality"
-        if query.prefectures & target.prefectures:
-            return 0.5, "same prefecture"
-        if query.blocks & target.blocks:
-            return 0.25, "same regional block"
-        return 0.0, None
-
-    def rank(self, query: Profile, embedding: dict[str, float], *, top: int,
-             exclude: str | None = None, coverage: bool = False) -> list[dict[str, Any]]:
-        """Rank candidates (the keys of ``embedding``: cosine per project id) with reasons, best first."""
-        candidates = [pid for pid in embedding if pid != exclude and pid in self.profiles]
+    def scores(self, query: Query, embedding: dict[str, float], *, exclude: str | None = None,
+               coverage: bool = False) -> list[tuple[float, str, float, float, float]]:
+        """Every candidate (the keys of ``embedding``: cosine per id) scored:
+        (score rounded to 6 places, id, concept score, region score, same organisation), best first."""
+        candidates = [(pid, row) for pid in embedding if pid != exclude and (row := self.table.row(pid)) is not None]
         if not candidates:
             return []
-        low, high = min(embedding[c] for c in candidates), max(embedding[c] for c in candidates)
-        spread = (high - low) or 1.0
+        rows = np.fromiter((row for _, row in candidates), dtype=np.int64, count=len(candidates))
+        cosine = np.array([embedding[pid] for pid, _ in candidates], dtype=np.float64)
+        low, high = float(cosine.min()), float(cosine.max())
+        relative = (cosine - low) / ((high - low) or 1.0)       # e5 cosines bunch together: use their spread
+        targets = self.table.weights(rows)
+        shared = np.minimum(targets, query.weights).sum(axis=1)
+        total = np.full(len(rows), query.weights.sum()) if coverage else np.maximum(targets, query.weights).sum(axis=1)
+        concept = np.divide(shared, total, out=np.zeros(len(rows)), where=total > 0)
+        region = self.table.region_scores(query, rows)
+        same_org = self.table.same_organization(query, rows)
+        w = self.weights
+        score = w.embedding * relative + w.concepts * concept + w.region * region + w.organization * same_org
+        found = [(round(s, 6), pid, c, r, o) for s, (pid, _), c, r, o in
+                 zip(score.tolist(), candidates, concept.tolist(), region.tolist(), same_org.tolist())]
+        found.sort(key=lambda item: (-item[0], item[1]))
+        return found
+
+    def top(self, query: Query, embedding: dict[str, float], *, top: int, exclude: str | None = None,
+            coverage: bool = False) -> list[tuple[str, float]]:
+        """The best ``top`` candidates as (id, score): what the similarity links store."""
+        return [(pid, score) for score, pid, *_ in self.scores(query, embedding, exclude=exclude,
+                                                               coverage=coverage)[:top]]
+
+    def rank(self, query: Profile | Query, embedding: dict[str, float], *, top: int,
+             exclude: str | None = None, coverage: bool = False) -> list[dict[str, Any]]:
+        """Rank candidates (the keys of ``embedding``: cosine per project id) with reasons, best first."""
+        if isinstance(query, Profile):
+            query = self.table.query(query)
+        best = self.scores(query, embedding, exclude=exclude, coverage=coverage)[:top]
+        views = self.views.many([pid for _, pid, *_ in best]) if hasattr(self.views, "many") else self.views
         results = []
-        expanded_query = self.expand(query)
-        for pid in candidates:
-            target = self.profiles[pid]
-            relative = (embedding[pid] - low) / spread    # e5 cosines bunch together; use their spread
-            concept, exact, broader, meant = self.concept_score(query, target, expanded_query,
-                                                                self.expanded[pid], coverage)
-            region, region_reason = self.region_score(query, target)
-            same_org = float(bool(query.organization) and query.organization == target.organization)
-            w = self.weights
-            score = w.embedding * relative + w.concepts * concept + w.region * region + w.organization * same_org
-            results.append((round(score, 6), pid, {
+        for score, pid, concept, region, same_org in best:
+            row = self.table.row(pid)
+            target = self.table.weights(np.array([row]))[0]
+            exact, broader = self._shared(query, self.table.profile(row).concepts, target)
+            why = {
                 "embedding": round(float(embedding[pid]), 4),
                 "concepts": round(concept, 4),
                 "shared_target_groups": self._labels(exact, "target-group"),
                 "shared_themes": self._labels(exact, "theme"),
                 "related_via_broader": self._labels(broader, None),
-                "by_meaning": [dict(label, score=round(score, 3)) for label, (_, score)
-                               in zip(self._labels([k for k, _ in meant], None), meant)],
-                "region": region_reason,
+                "region": REGION_REASONS.get(region),
                 "same_organization": bool(same_org),
-            }))
-        results.sort(key=lambda item: (-item[0], item[1]))
-        return [self._result(pid, score, why) for score, pid, why in results[:top]]
+            }
+            view = views[pid]
+            results.append({"id": pid, "title": view["title"], "organization": view["organization"]["name"],
+                            "regions": [r["name"] for r in view["regions"]], "score": score, "why": why})
+        return results
+
+    def concept_score(self, query: Profile, target: Profile, coverage: bool = False) -> tuple[float, list, list]:
+        """Weighted Jaccard over IDF-weighted, ancestor-expanded concepts (or, with ``coverage``, the share
+        of the query's concepts the target has); also the shared concepts and those met via broader ones."""
+        a, b = self.table.expand(query.concepts), self.table.expand(target.concepts)
+        shared = float(np.minimum(a, b).sum())
+        total = float(a.sum()) if coverage else float(np.maximum(a, b).sum())
+        exact, broader = self._shared(self.table.query(query), target.concepts, b)
+        return (shared / total if total else 0.0), exact, broader
+
+    def _shared(self, query: Query, target_concepts: frozenset, target_weights: np.ndarray) -> tuple[list, list]:
+        exact = sorted(query.profile.concepts & target_concepts)
+        implied = {(s, a) for s, c in exact for a in self.schemes.ancestors(s, c)}
+        # Broader concepts the two meet at, beyond what the exactly shared concepts already imply.
+        both = np.flatnonzero((query.weights > 0) & (target_weights > 0)).tolist()
+        broader = sorted(k for k in (self.table.keys[c] for c in both) if k not in exact and k not in implied)
+        return exact, broader
 
     def _labels(self, concepts: list[tuple[str, str]], scheme: str | None) -> list[dict[str, str]]:
         out = []
@@ -167,8 +139,3 @@ class Ranker:
                 concept = self.schemes.get(s, cid)
                 out.append({"scheme": s, "id": cid, "ja": concept.ja, "en": concept.en})
         return out
-
-    def _result(self, pid: str, score: float, why: dict[str, Any]) -> dict[str, Any]:
-        view = self.by_id[pid]
-        return {"id": pid, "title": view["title"], "organization": view["organization"]["name"],
-                "regions": [r["name"] for r in view["regions"]], "score": score, "why": why}

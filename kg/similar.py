@@ -1,24 +1,32 @@
-"""Projects like this one: the kg module that calls `embeddings` (with kg.meaning), only when needed.
+"""Projects like this one: the only kg module that imports `embeddings`, and only when needed.
 
 ``similar`` uses the stored vectors (no model, no torch); ``search`` encodes the query text with the
-model the store was built with (the default model through onnxruntime, without torch), adds the
-concepts the query means (kg.meaning) to those its words name, and both re-rank with kg.ranking and say why.
+model the store was built with. Both re-rank a shortlist with kg.ranking and say why. ``links`` gives
+every project's top-k in batches: the build stores them as tg:similarTo links, families group them.
+
+    >>> similarity = Similarity.open(Store(Path("store")).generation())     # doctest: +SKIP
+    >>> similarity.similar("cao-kodoku-npo-model-fy2024-035", top=5, prefecture="大阪府")   # doctest: +SKIP
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
 
 from kg.errors import KgError, NotFound
+from kg.filters import ProjectFilter
+from kg.profiles import ProfileTable
+from kg.progress import Progress
 from kg.ranking import Profile, Ranker, Weights
-
-if TYPE_CHECKING:
-    from kg.api import Tsunagari
+from kg.store import PROFILES, Generation
+from kg.viewdb import ViewTable, close_ids
 
 # What text of a project is embedded. scripts/evaluate.py compares them; see README.
 TEXT_RECIPES = ("title", "title+description", "title+alt")
 DEFAULT_RECIPE = "title+description"
 MIN_CANDIDATES = 200
+LINK_BATCH = 256
 
 
 class NoVectors(KgError):
@@ -35,91 +43,57 @@ def project_text(view: dict[str, Any], recipe: str = DEFAULT_RECIPE) -> str:
     return " ".join(parts)
 
 
-def make_encoder(model: str = "default", dim: int | None = None, *, runtime: str = "onnx"):
-    """The encoder for a model name.
-
-    "default": the bundled multilingual-e5-small; with ``runtime="onnx"`` (the default) through
-    onnxruntime without torch (queries and builds), with ``runtime="torch"`` through
-    sentence-transformers (same vectors, verified at export). "hashing": no model, lexical only
-    (tests and quick builds). Anything else: a local sentence-transformers path or name (torch).
-    """
+def make_encoder(model: str = "default", dim: int | None = None):
+    """The encoder for a model name: "default" (bundled e5), "hashing" (no torch; tests and quick
+    builds, lexical only), or a local sentence-transformers path or name."""
     if model == "hashing":
         from embeddings import HashingEncoder
 
         return HashingEncoder(dim=dim or 256)
-    if model == "default" and runtime == "onnx":
-        from embeddings import OnnxEncoder
-
-        return OnnxEncoder()
     from embeddings import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(model)
 
 
-def write_vectors(views: list[dict[str, Any]], folder: Path, *, model: str = "default", input_hash: str,
-                  recipe: str = DEFAULT_RECIPE, encoder=None) -> tuple[dict[str, Any], Any]:
-    """Embed every project and save vectors + index in ``folder``; returns the manifest and the index."""
-    from embeddings import VectorIndex
-
-    encoder = encoder or make_encoder(model)
-    vectors = encoder.encode([project_text(v, recipe) for v in views])
-    manifest = {"model": encoder.model_info(), "input_hash": input_hash, "recipe": recipe, "count": len(views)}
-    index = VectorIndex.build(vectors, [v["id"] for v in views])
-    index.save(folder, manifest)
-    write_concept_vectors(folder, encoder, views, vectors)
-    return manifest, index
-
-
-def write_concept_vectors(folder: Path, encoder, views: list[dict[str, Any]], vectors) -> None:
-    """Embed the concepts' labels and definitions into ``folder`` (a store's vectors folder) for
-    matching queries by meaning, and save the concepts suggested for projects whose rules found none
-    (kg.meaning). Nothing for the lexical hashing encoder."""
-    from kg.meaning import ConceptMeanings, save_suggestions
-    from kg.normalize.concepts import ConceptSchemes
-
-    if encoder.model_info().get("source") == "hashing":
-        return
-    meanings = ConceptMeanings.build(ConceptSchemes.load(), encoder)
-    meanings.save(folder)
-    save_suggestions(folder, meanings.suggest(views, vectors))
+def candidates(index_size: int, top: int) -> int:
+    """How many nearest neighbours by embedding the hybrid ranker re-ranks for ``top`` results."""
+    return min(max(MIN_CANDIDATES, top * 10), index_size)
 
 
 class Similarity:
-    """Similarity search over a set of project views and their vector index."""
+    """Similarity search over project views, their vector index and their ranking profiles.
 
-    def __init__(self, views: list[dict[str, Any]], index, model: dict[str, Any], *,
-                 weights: Weights | None = None, encoder=None, meanings=None) -> None:
-        from kg.meaning import QUERY_THRESHOLD, load_suggestions
+    Make one with ``Similarity.open(generation)`` (a built store) or ``Similarity(views, index, model)``
+    (views in memory, e.g. to compare recipes in scripts/evaluate.py).
+    """
+
+    def __init__(self, views: list[dict[str, Any]] | Mapping[str, dict[str, Any]], index, model: dict[str, Any], *,
+                 weights: Weights | None = None, encoder=None, profiles: ProfileTable | None = None,
+                 stored_links: int = 0) -> None:
         from kg.normalize.concepts import ConceptSchemes
 
-        self.views = {v["id"]: v for v in views}
+        self.views: Mapping[str, dict[str, Any]] = views if isinstance(views, Mapping) else {v["id"]: v for v in views}
         self.index = index
         self.model = model
-        # Concepts suggested by meaning for projects whose rules found none (saved at build).
-        self.suggestions = load_suggestions(meanings) if isinstance(meanings, Path) else {}
-        self.ranker = Ranker(views, ConceptSchemes.load(), weights or Weights(),
-                             by_meaning={pid: tuple((m.scheme, m.concept, m.score) for m in found)
-                                         for pid, found in self.suggestions.items()})
+        self.profiles = profiles if profiles is not None else ProfileTable.from_views(self.views.values())
+        self.ranker = Ranker(self.profiles, self.views, ConceptSchemes.load(), weights or Weights())
         self._encoder = encoder
-        self._filter = None
+        self.stored_links = stored_links      # top-k links the store holds per project (0: none)
         self.query_coverage = True   # text queries: share of the query's concepts (see README evaluation)
-        # Concepts found by meaning for text queries (kg.meaning): ready ConceptMeanings, the folder
-        # they were saved in, or None (made from the encoder on first search). Off for hashing vectors.
-        self.meanings = meanings
-        self.meaning_threshold: float | None = None if model.get("source") == "hashing" else QUERY_THRESHOLD
 
     @classmethod
-    def from_store(cls, kg: "Tsunagari", *, weights: Weights | None = None, encoder=None) -> "Similarity":
-        """Open the vectors of a store; refuses vectors built from other input."""
+    def open(cls, generation: Generation, *, weights: Weights | None = None, encoder=None) -> "Similarity":
+        """Open the vectors, profiles and views of a store generation; refuses vectors built from other input."""
         from embeddings import VectorIndex
 
-        if "vectors" not in kg.manifest:
-            raise NoVectors(f"{kg.store.root}: the store has no vectors — rebuild with `tsunagari build --embed`")
-        index = VectorIndex.load(kg.folder / "vectors", expect={"input_hash": kg.manifest["input_hash"]})
-        similarity = cls(kg.projects(), index, kg.manifest["vectors"]["model"], weights=weights, encoder=encoder,
-                         meanings=kg.folder / "vectors")
-        similarity._filter = kg.projects
-        return similarity
+        manifest = generation.manifest()
+        if "vectors" not in manifest:
+            raise NoVectors(f"{generation.folder.parent}: the store has no vectors — rebuild with "
+                            "`tsunagari build --embed`")
+        index = VectorIndex.load(generation.vectors_folder, expect={"input_hash": manifest["input_hash"]})
+        profiles = ProfileTable.load(generation.path(PROFILES), index.ids)
+        return cls(ViewTable(generation.views_file), index, manifest["vectors"]["model"], weights=weights,
+                   encoder=encoder, profiles=profiles, stored_links=int(manifest.get("similar_links") or 0))
 
     @property
     def encoder(self):
@@ -129,16 +103,15 @@ class Similarity:
 
     def similar(self, project_id: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
         """Projects most like ``project_id`` among those passing the filters, each with its reasons."""
-        view = self.views.get(project_id)
-        if view is None:
-            import difflib
-
-            close = difflib.get_close_matches(project_id, list(self.views), n=3, cutoff=0.5)
+        row = self.profiles.row(project_id)
+        if row is None:
+            close = close_ids(project_id, self.views)
             raise NotFound(f"no project {project_id!r}" + (f" — did you mean {', '.join(close)}?" if close else ""))
         allowed = self._allowed(filters)
         vector = self.index.vector(project_id)
         hits = self._hits(vector, top, allowed, exclude=project_id)
-        return self.ranker.rank(self.ranker.profiles[project_id], hits, top=top, exclude=project_id)
+        query = self.profiles.query(self.profiles.profile(row), row)
+        return self.ranker.rank(query, hits, top=top, exclude=project_id)
 
     def search(self, text: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
         """Projects matching free text in any language, each with its reasons."""
@@ -148,35 +121,7 @@ class Similarity:
         self._check_model()
         vector = self.encoder.encode([text])[0]
         hits = self._hits(vector, top, self._allowed(filters))
-        return self.ranker.rank(self.profile(text, vector), hits, top=top, coverage=self.query_coverage)
-
-    def profile(self, text: str, vector) -> Profile:
-        """A text query's profile: concepts by label and rule (these win), then by meaning, and places."""
-        import dataclasses
-
-        profile = query_profile(text)
-        if self.meaning_threshold is None:
-            return profile
-        found = self.concept_meanings().match(vector, threshold=self.meaning_threshold)
-        extra = tuple((m.scheme, m.concept, m.score) for m in found if (m.scheme, m.concept) not in profile.concepts)
-        return dataclasses.replace(profile, by_meaning=extra)
-
-    def concept_meanings(self):
-        """The concept vectors for matching by meaning (kg.meaning.ConceptMeanings): read from the store,
-        or made with the encoder when the store has none."""
-        from kg.meaning import ConceptMeanings, ConceptVectorsError
-        from kg.normalize.concepts import ConceptSchemes
-
-        if not isinstance(self.meanings, ConceptMeanings):
-            schemes = ConceptSchemes.load()
-            try:
-                if self.meanings is None:
-                    raise ConceptVectorsError("none stored")
-                self.meanings = ConceptMeanings.load(self.meanings, schemes, self.model)
-            except ConceptVectorsError:
-                # A store built before concept vectors existed (or by the bulk build): make them now.
-                self.meanings = ConceptMeanings.build(schemes, self.encoder)
-        return self.meanings
+        return self.ranker.rank(query_profile(text), hits, top=top, coverage=self.query_coverage)
 
     def _check_model(self) -> None:
         from embeddings import IndexMismatch
@@ -189,21 +134,52 @@ class Similarity:
                                 f"`tsunagari build --model ...` or search with the store's model")
 
     def _allowed(self, filters: dict[str, Any]) -> set[str] | None:
-        used = {k: v for k, v in filters.items() if v}
-        if not used:
+        keep = ProjectFilter.make(**{k: v for k, v in filters.items() if v})
+        if not keep:
             return None
-        if self._filter is None:
-            raise KgError("filters need a store: use Similarity.from_store")
-        return {p["id"] for p in self._filter(**used)}
+        if isinstance(self.views, ViewTable):
+            return set(self.views.ids(keep.conditions))
+        return {pid for pid, view in self.views.items() if keep(view)}
 
     def _hits(self, vector, top: int, allowed: set[str] | None, exclude: str | None = None) -> dict[str, float]:
-        k = min(max(MIN_CANDIDATES, top * 10), len(self.index))
+        k = candidates(len(self.index), top)
         if allowed is not None:
             allowed = allowed - {exclude} if exclude else allowed
             if not allowed:
                 return {}
         (found,) = self.index.search(vector[None, :], k, allowed=allowed)
         return {pid: score for pid, score in found if pid != exclude}
+
+
+
+    def links(self, k: int, *, progress=None) -> Iterator[tuple[str, list[tuple[str, float]]]]:
+        """Every project's ``k`` most similar (id, score), by project id: stored links when the store holds
+        at least ``k`` per project, else ranked in batches (the same results as ``similar(id, top=k)``)."""
+        if 0 < k <= self.stored_links and isinstance(self.views, ViewTable) and self.ranker.weights == Weights():
+            yield from _grouped(self.views.links(k))
+            return
+        ids = self.profiles.ids
+        with (progress or Progress(False)).bar("link", total=len(ids), unit="projects") as bar:
+            for start in range(0, len(ids), LINK_BATCH):
+                chunk = ids[start:start + LINK_BATCH]
+                vectors = np.stack([self.index.vector(pid) for pid in chunk])
+                found = self.index.search(vectors, candidates(len(self.index), k))
+                for row, pid, hits in zip(range(start, start + len(chunk)), chunk, found):
+                    embedding = {hit: score for hit, score in hits if hit != pid}
+                    yield pid, self.ranker.top(self.profiles.query(None, row), embedding, top=k, exclude=pid)
+                bar.update(len(chunk))
+
+
+def _grouped(rows) -> Iterator[tuple[str, list[tuple[str, float]]]]:
+    source, hits = None, []
+    for pid, _, target, score in rows:
+        if pid != source:
+            if source is not None:
+                yield source, hits
+            source, hits = pid, []
+        hits.append((target, score))
+    if source is not None:
+        yield source, hits
 
 
 def query_profile(text: str) -> Profile:

@@ -1,0 +1,306 @@
+"""What ranking needs to know of projects: a ``Profile`` each, and all of them at once as arrays.
+
+    >>> table = ProfileTable.from_views(kg.projects())           # doctest: +SKIP
+    >>> table.save(path); ProfileTable.load(path, ids)           # doctest: +SKIP
+
+A ``ProfileTable`` holds, one row per project in id order (the order of the vector index): its set of
+concepts (as an index into the distinct sets), prefectures and blocks as bit masks, municipality codes,
+organisation and fiscal year, and the number of projects under each concept (for IDF). The build writes
+it next to the vectors (``profiles.npz``), so ranking a shortlist of a million projects reads a few
+arrays instead of every project view.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kg.errors import StoreError
+from kg.normalize.concepts import ConceptSchemes
+
+SCHEMES = (("target-group", "target_groups"), ("theme", "themes"))
+ANCESTOR_DISCOUNT = 0.5   # sharing only a broader concept counts half
+Key = tuple[str, str]     # (scheme, concept id)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What ranking needs to know of a project or a query."""
+
+    concepts: frozenset[Key] = frozenset()                       # (scheme, id) as tagged
+    places: frozenset[str] = frozenset()                         # municipality/ward codes
+    prefectures: frozenset[str] = frozenset()
+    blocks: frozenset[str] = frozenset()
+    organization: str | None = None
+    fiscal_year: int | None = None
+
+
+def profile_of(view: dict[str, Any]) -> Profile:
+    """The ranking profile of a project view (see kg.views.project_view)."""
+    concepts = {(scheme, t["id"]) for scheme, key in SCHEMES for t in view[key]}
+    places = {r["code"] for r in view["regions"] if r["code"] and r["level"] != "prefecture"}
+    return Profile(frozenset(concepts), frozenset(places),
+                   frozenset(r["prefecture_code"] for r in view["regions"] if r["prefecture_code"]),
+                   frozenset(r["block"] for r in view["regions"] if r["block"]),
+                   view["organization"]["key"], view["fiscal_year"])
+
+
+@dataclass(frozen=True)
+class Query:
+    """A profile in the table's terms: expanded concept weights, place codes, masks, organisation index."""
+
+    profile: Profile | None      # None for a row's query that is never explained (links)
+    weights: np.ndarray          # (concepts,) IDF-weighted, ancestors included
+    places: np.ndarray           # int32 codes
+    prefectures: int
+    blocks: int
+    organization: int            # -1: none
+
+
+class ProfileBuilder:
+    """Collects the profiles of project views one at a time (a build streams them), then ``table()``."""
+
+    def __init__(self, schemes: ConceptSchemes | None = None, prefectures: Sequence[str] | None = None,
+                 blocks: Sequence[str] | None = None) -> None:
+        from kg.normalize.regions import Gazetteer
+
+        self.schemes = schemes or ConceptSchemes.load()
+        if prefectures is None or blocks is None:
+            gazetteer = Gazetteer.load()
+            prefectures = [r.code for r in gazetteer.prefectures()]
+            blocks = [b.id for b in gazetteer.blocks()]
+        self.keys = [(s, c.id) for s, _ in SCHEMES for c in self.schemes.concepts(s)]
+        self.column = {key: i for i, key in enumerate(self.keys)}
+        self.prefecture_bit = {code: i for i, code in enumerate(prefectures)}
+        self.block_bit = {block: i for i, block in enumerate(blocks)}
+        self.prefectures, self.blocks = list(prefectures), list(blocks)
+        self.sets: dict[tuple[int, ...], int] = {}
+        self.rows: list[tuple[str, int, int, int, tuple[int, ...], str, int]] = []
+
+    def add(self, view: dict[str, Any]) -> None:
+        """One project view (any order; the table is sorted by id)."""
+        profile = profile_of(view)
+        members = tuple(sorted(self.column[key] for key in profile.concepts))
+        set_id = self.sets.setdefault(members, len(self.sets))
+        prefectures = sum(1 << self.prefecture_bit[c] for c in profile.prefectures if c in self.prefecture_bit)
+        blocks = sum(1 << self.block_bit[b] for b in profile.blocks if b in self.block_bit)
+        places = tuple(sorted(int(code) for code in profile.places))
+        self.rows.append((view["id"], set_id, prefectures, blocks, places, profile.organization or "",
+                          int(profile.fiscal_year or 0)))
+
+    def table(self) -> "ProfileTable":
+        rows = sorted(self.rows)
+        sets = sorted(self.sets, key=self.sets.__getitem__)
+        organizations = sorted({row[5] for row in rows if row[5]})
+        org_index = {key: i for i, key in enumerate(organizations)}
+        place_lengths = np.fromiter((len(row[4]) for row in rows), dtype=np.int64, count=len(rows))
+        arrays = {
+            "set_of": np.fromiter((row[1] for row in rows), dtype=np.int32, count=len(rows)),
+            "set_ptr": np.concatenate([[0], np.cumsum([len(s) for s in sets], dtype=np.int64)]).astype(np.int64),
+            "set_cols": np.fromiter((c for s in sets for c in s), dtype=np.int32),
+            "prefecture_mask": np.fromiter((row[2] for row in rows), dtype=np.uint64, count=len(rows)),
+            "block_mask": np.fromiter((row[3] for row in rows), dtype=np.uint64, count=len(rows)),
+            "place_ptr": np.concatenate([[0], np.cumsum(place_lengths)]).astype(np.int64),
+            "place_codes": np.fromiter((c for row in rows for c in row[4]), dtype=np.int32),
+            "org_of": np.fromiter((org_index.get(row[5], -1) for row in rows), dtype=np.int32, count=len(rows)),
+            "years": np.fromiter((row[6] for row in rows), dtype=np.int32, count=len(rows)),
+        }
+        arrays["counts"] = _expanded_counts(self.schemes, self.keys, sets, arrays["set_of"])
+        return ProfileTable([row[0] for row in rows], self.keys, self.prefectures, self.blocks, organizations,
+                            arrays, self.schemes)
+
+
+class ProfileTable:
+    """Every project's profile as arrays, rows in id order; IDF and expanded concept weights derived."""
+
+    def __init__(self, ids: Sequence[str], keys: Sequence[Key], prefectures: Sequence[str],
+                 blocks: Sequence[str], organizations: Sequence[str], arrays: dict[str, np.ndarray],
+                 schemes: ConceptSchemes | None = None) -> None:
+        self.ids = ids
+        self.keys = list(keys)
+        self.column = {key: i for i, key in enumerate(self.keys)}
+        self.prefectures, self.blocks, self.organizations = list(prefectures), list(blocks), organizations
+        self.schemes = schemes or ConceptSchemes.load()
+        self.a = arrays
+        total = max(len(ids), 1)
+        counts = arrays["counts"]
+        # Python's math.log, as the per-dict ranker computed it: the same floats on every platform.
+        self.idf = {key: math.log(1 + total / int(n)) for key, n in zip(self.keys, counts.tolist()) if n}
+        self.expansion = self._expansion()
+        self.expanded_sets = self._expanded_sets()
+
+    # -- building and storing ---------------------------------------------------------------------
+    @classmethod
+    def from_views(cls, views: Iterable[dict[str, Any]], schemes: ConceptSchemes | None = None) -> "ProfileTable":
+        """The table of some project views (in memory)."""
+        builder = ProfileBuilder(schemes)
+        for view in views:
+            builder.add(view)
+        return builder.table()
+
+    def save(self, path: Path) -> None:
+        """Write the arrays and their labels to one .npz file (``ids`` are the vector index's)."""
+        np.savez(path, **self.a, count=np.int64(len(self.ids)), keys=np.array(["\t".join(k) for k in self.keys]),
+                 prefectures=np.array(self.prefectures), blocks=np.array(self.blocks),
+                 organizations=_pack(self.organizations))
+
+    @classmethod
+    def load(cls, path: Path, ids: Sequence[str], schemes: ConceptSchemes | None = None) -> "ProfileTable":
+        """Open a saved table for the projects ``ids`` (sorted; the vector index's ids)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except (OSError, ValueError, KeyError) as error:
+            raise StoreError(f"{path}: damaged ({error}) — rebuild it with `tsunagari build --embed`") from None
+        if int(arrays.pop("count", -1)) != len(ids):
+            raise StoreError(f"{path}: made for another set of projects — rebuild it with `tsunagari build --embed`")
+        keys = [tuple(k.split("\t", 1)) for k in arrays.pop("keys").tolist()]
+        return cls(ids, keys, arrays.pop("prefectures").tolist(), arrays.pop("blocks").tolist(),
+                   _Packed(arrays.pop("organizations")), arrays, schemes)
+
+    # -- rows and queries -------------------------------------------------------------------------
+    def row(self, project_id: str) -> int | None:
+        """The row of a project id, or None."""
+        i = bisect.bisect_left(self.ids, project_id)
+        return i if i < len(self.ids) and self.ids[i] == project_id else None
+
+    def profile(self, row: int) -> Profile:
+        """The Profile of one row (concepts as tagged, places, prefectures, blocks, organisation, year)."""
+        a = self.a
+        concepts = frozenset(self.keys[c] for c in self._members(int(a["set_of"][row])))
+        places = frozenset(f"{c:06d}" for c in a["place_codes"][a["place_ptr"][row]:a["place_ptr"][row + 1]].tolist())
+        prefectures = frozenset(c for i, c in enumerate(self.prefectures) if int(a["prefecture_mask"][row]) >> i & 1)
+        blocks = frozenset(b for i, b in enumerate(self.blocks) if int(a["block_mask"][row]) >> i & 1)
+        org = int(a["org_of"][row])
+        return Profile(concepts, places, prefectures, blocks, self.organizations[org] if org >= 0 else None,
+                       int(a["years"][row]) or None)
+
+    def query(self, profile: Profile | None, row: int | None = None) -> Query:
+        """A profile in the table's terms (``row``: the profile is that row's, no look-ups needed)."""
+        if row is not None:
+            a = self.a
+            return Query(profile, self.expanded_sets[int(a["set_of"][row])],
+                         a["place_codes"][a["place_ptr"][row]:a["place_ptr"][row + 1]],
+                         int(a["prefecture_mask"][row]), int(a["block_mask"][row]), int(a["org_of"][row]))
+        weights = self.expand(profile.concepts)
+        places = np.array(sorted(int(c) for c in profile.places if c.isdigit()), dtype=np.int32)
+        prefectures = sum(1 << i for i, c in enumerate(self.prefectures) if c in profile.prefectures)
+        blocks = sum(1 << i for i, b in enumerate(self.blocks) if b in profile.blocks)
+        known = profile.organization is not None and profile.organization in self.organizations
+        org = self.organizations.index(profile.organization) if known else -1
+        return Query(profile, weights, places, prefectures, blocks, org)
+
+    def expand(self, concepts: Iterable[Key]) -> np.ndarray:
+        """IDF-weighted concepts plus their ancestors (discounted), as one row of weights."""
+        rows = [self.expansion[self.column[key]] for key in concepts if key in self.column]
+        return np.max(rows, axis=0) if rows else np.zeros(len(self.keys))
+
+    def weights(self, rows: np.ndarray) -> np.ndarray:
+        """Expanded concept weights of several rows, (len(rows), concepts)."""
+        return self.expanded_sets[self.a["set_of"][rows]]
+
+    def region_scores(self, query: Query, rows: np.ndarray) -> np.ndarray:
+        """1 same municipality, 0.5 same prefecture, 0.25 same regional block, else 0 (per row)."""
+        a = self.a
+        same_place = np.zeros(len(rows), dtype=bool)
+        if len(query.places):
+            starts, ends = a["place_ptr"][rows], a["place_ptr"][rows + 1]
+            lengths = ends - starts
+            if lengths.sum():
+                owner = np.repeat(np.arange(len(rows)), lengths)
+                offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+                hit = np.isin(a["place_codes"][np.repeat(starts, lengths) + offsets], query.places)
+                same_place = np.bincount(owner, weights=hit, minlength=len(rows)) > 0
+        same_prefecture = (a["prefecture_mask"][rows] & np.uint64(query.prefectures)) != 0
+        same_block = (a["block_mask"][rows] & np.uint64(query.blocks)) != 0
+        return np.where(same_place, 1.0, np.where(same_prefecture, 0.5, np.where(same_block, 0.25, 0.0)))
+
+    def same_organization(self, query: Query, rows: np.ndarray) -> np.ndarray:
+        if query.organization < 0:
+            return np.zeros(len(rows))
+        return (self.a["org_of"][rows] == query.organization).astype(np.float64)
+
+    # -- derived ------------------------------------------------------------------------------------
+    def _members(self, set_id: int) -> list[int]:
+        ptr = self.a["set_ptr"]
+        return self.a["set_cols"][ptr[set_id]:ptr[set_id + 1]].tolist()
+
+    def _expansion(self) -> np.ndarray:
+        """Row c: concept c at its IDF, its ancestors at half theirs (0 elsewhere)."""
+        matrix = np.zeros((len(self.keys), len(self.keys)))
+        for c, (scheme, concept) in enumerate(self.keys):
+            chain = [(concept, 1.0)] + [(a, ANCESTOR_DISCOUNT) for a in self.schemes.ancestors(scheme, concept)]
+            for name, factor in chain:
+                column = self.column[(scheme, name)]
+                matrix[c, column] = max(matrix[c, column], factor * self.idf.get((scheme, name), 1.0))
+        return matrix
+
+    def _expanded_sets(self) -> np.ndarray:
+        ptr, cols = self.a["set_ptr"], self.a["set_cols"]
+        out = np.zeros((len(ptr) - 1, len(self.keys)))
+        nonempty = np.flatnonzero(ptr[1:] > ptr[:-1])
+        if len(nonempty):
+            out[nonempty] = np.maximum.reduceat(self.expansion[cols], ptr[:-1][nonempty], axis=0)
+        return out
+
+
+def _expanded_counts(schemes: ConceptSchemes, keys: list[Key], sets: list[tuple[int, ...]],
+                     set_of: np.ndarray) -> np.ndarray:
+    """Projects per concept, a project counting for each concept it has and each one above them."""
+    column = {key: i for i, key in enumerate(keys)}
+    per_set = np.bincount(set_of, minlength=len(sets)) if len(set_of) else np.zeros(len(sets), dtype=np.int64)
+    counts = np.zeros(len(keys), dtype=np.int64)
+    for set_id, members in enumerate(sets):
+        expanded = set()
+        for c in members:
+            scheme, concept = keys[c]
+            expanded.add(c)
+            expanded.update(column[(scheme, a)] for a in schemes.ancestors(scheme, concept))
+        for c in expanded:
+            counts[c] += per_set[set_id]
+    return counts
+
+
+def _pack(texts: Sequence[str]) -> np.ndarray:
+    """Strings as one UTF-8 byte array with a header of offsets (numpy's fixed-width strings waste space)."""
+    blobs = [t.encode("utf-8") for t in texts]
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs], dtype=np.int64)]).astype(np.int64)
+    header = np.array([len(blobs)], dtype=np.int64)
+    return np.concatenate([header.view(np.uint8), offsets.view(np.uint8),
+                           np.frombuffer(b"".join(blobs), dtype=np.uint8)])
+
+
+class _Packed(Sequence):
+    """The strings of ``_pack``, decoded one at a time (sorted: ``index`` bisects)."""
+
+    def __init__(self, packed: np.ndarray) -> None:
+        n = int(packed[:8].view(np.int64)[0])
+        self.offsets = packed[8:8 + 8 * (n + 1)].view(np.int64)
+        self.data = packed[8 + 8 * (n + 1):].tobytes()
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.data[self.offsets[i]:self.offsets[i + 1]].decode("utf-8")
+
+    def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
+        i = bisect.bisect_left(self, value)
+        if i < len(self) and self[i] == value:
+            return i
+        raise ValueError(value)
+
+    def __contains__(self, value: object) -> bool:
+        try:
+            self.index(value)
+            return True
+        except ValueError:
+            return False
+
+
+__all__ = ["Profile", "profile_of", "ProfileTable", "ProfileBuilder", "Query", "SCHEMES", "ANCESTOR_DISCOUNT"]
