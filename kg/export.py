@@ -16,7 +16,7 @@ RDF_FORMATS = {"turtle": "turtle", "jsonld": "json-ld", "nt": "nt"}
 def export(kg: "Tsunagari", fmt: str) -> bytes:
     """Serialise the store in one format; see kg.api.EXPORT_FORMATS."""
     if fmt == "nt":
-        return kg.store.path("graph.nt").read_bytes()
+        return kg.generation.graph_file(verify=True).read_bytes()
     if fmt in RDF_FORMATS:
         return kg.graph.serialize(format=RDF_FORMATS[fmt], encoding="utf-8")
     if fmt in ("graphml", "gexf"):
