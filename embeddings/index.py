@@ -163,14 +163,19 @@ class VectorIndex:
         exact = self.kind == "flat" or (rows is not None and len(rows) <= EXACT_SUBSET_LIMIT)
         fetch = min(n_cand, kk + 1) if exact else kk   # one extra reveals a tie at the cut
         _, found = self._faiss_search(q, fetch, rows)
-        out = []
+        out: list[list[Hit] | None] = []
+        again = []                     # queries answered by an exact scan, all in one matrix product
         for j in range(len(q)):
             hit_rows, scores = self._rescore(q[j], found[j][found[j] >= 0])
             tie_at_cut = exact and len(hit_rows) == fetch > kk and scores[fetch - 1] >= scores[kk - 1] - TIE_EPS
             if len(hit_rows) < kk or tie_at_cut:
-                out += self._exact(q[j:j + 1], rows, kk)
+                again.append(j)
+                out.append(None)
             else:
                 out.append(self._hits(hit_rows[:kk], scores[:kk]))
+        if again:
+            for j, hits in zip(again, self._exact(q[again], rows, kk)):
+                out[j] = hits
         return out
 
     def _rows_of(self, allowed: set[str]) -> np.ndarray:

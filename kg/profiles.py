@@ -127,6 +127,7 @@ class ProfileTable:
         self.prefectures, self.blocks, self.organizations = list(prefectures), list(blocks), organizations
         self.schemes = schemes or ConceptSchemes.load()
         self.a = arrays
+        self._rows: dict[str, int] | None = None
         total = max(len(ids), 1)
         counts = arrays["counts"]
         # Python's math.log, as the per-dict ranker computed it: the same floats on every platform.
@@ -168,6 +169,19 @@ class ProfileTable:
         """The row of a project id, or None."""
         i = bisect.bisect_left(self.ids, project_id)
         return i if i < len(self.ids) and self.ids[i] == project_id else None
+
+    def rows_of(self, project_ids: Sequence[str]) -> np.ndarray:
+        """Rows of several ids (-1 for an id the table does not hold); see ``index_rows``."""
+        if self._rows is not None:
+            get = self._rows.get
+            return np.fromiter((get(pid, -1) for pid in project_ids), dtype=np.int64, count=len(project_ids))
+        return np.fromiter((-1 if (row := self.row(pid)) is None else row for pid in project_ids), dtype=np.int64,
+                           count=len(project_ids))
+
+    def index_rows(self) -> None:
+        """Keep a dict from id to row: faster look-ups when every project is ranked (links), more memory."""
+        if self._rows is None:
+            self._rows = {pid: row for row, pid in enumerate(self.ids)}
 
     def profile(self, row: int) -> Profile:
         """The Profile of one row (concepts as tagged, places, prefectures, blocks, organisation, year)."""

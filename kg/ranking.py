@@ -59,15 +59,18 @@ class Ranker:
             raise KeyError(project_id)
         return self.table.profile(row)
 
-    def scores(self, query: Query, embedding: dict[str, float], *, exclude: str | None = None,
-               coverage: bool = False) -> list[tuple[float, str, float, float, float]]:
-        """Every candidate (the keys of ``embedding``: cosine per id) scored:
+    def scores(self, query: Query, embedding: dict[str, float], *, top: int | None = None,
+               exclude: str | None = None, coverage: bool = False) -> list[tuple[float, str, float, float, float]]:
+        """The best ``top`` candidates (all when None) of ``embedding`` (cosine per id), scored:
         (score rounded to 6 places, id, concept score, region score, same organisation), best first."""
-        candidates = [(pid, row) for pid in embedding if pid != exclude and (row := self.table.row(pid)) is not None]
-        if not candidates:
+        ids = [pid for pid in embedding if pid != exclude]
+        rows = self.table.rows_of(ids)
+        if (rows < 0).any():
+            ids = [pid for pid, row in zip(ids, rows.tolist()) if row >= 0]
+            rows = rows[rows >= 0]
+        if not ids:
             return []
-        rows = np.fromiter((row for _, row in candidates), dtype=np.int64, count=len(candidates))
-        cosine = np.array([embedding[pid] for pid, _ in candidates], dtype=np.float64)
+        cosine = np.fromiter((embedding[pid] for pid in ids), dtype=np.float64, count=len(ids))
         low, high = float(cosine.min()), float(cosine.max())
         relative = (cosine - low) / ((high - low) or 1.0)       # e5 cosines bunch together: use their spread
         targets = self.table.weights(rows)
@@ -78,23 +81,29 @@ class Ranker:
         same_org = self.table.same_organization(query, rows)
         w = self.weights
         score = w.embedding * relative + w.concepts * concept + w.region * region + w.organization * same_org
-        found = [(round(s, 6), pid, c, r, o) for s, (pid, _), c, r, o in
-                 zip(score.tolist(), candidates, concept.tolist(), region.tolist(), same_org.tolist())]
+        picked = range(len(ids))
+        if top is not None and top < len(ids):
+            # Rounding moves a score by 5e-7 at most: nothing 1e-6 below the top-th can reach the top.
+            kth = np.partition(score, len(score) - top)[len(score) - top]
+            picked = np.flatnonzero(score >= kth - 1e-6).tolist()
+        score_list, concept_list, region_list, org_list = score.tolist(), concept.tolist(), region.tolist(), \
+            same_org.tolist()
+        found = [(round(score_list[i], 6), ids[i], concept_list[i], region_list[i], org_list[i]) for i in picked]
         found.sort(key=lambda item: (-item[0], item[1]))
-        return found
+        return found if top is None else found[:top]
 
     def top(self, query: Query, embedding: dict[str, float], *, top: int, exclude: str | None = None,
             coverage: bool = False) -> list[tuple[str, float]]:
         """The best ``top`` candidates as (id, score): what the similarity links store."""
-        return [(pid, score) for score, pid, *_ in self.scores(query, embedding, exclude=exclude,
-                                                               coverage=coverage)[:top]]
+        return [(pid, score) for score, pid, *_ in self.scores(query, embedding, top=top, exclude=exclude,
+                                                               coverage=coverage)]
 
     def rank(self, query: Profile | Query, embedding: dict[str, float], *, top: int,
              exclude: str | None = None, coverage: bool = False) -> list[dict[str, Any]]:
         """Rank candidates (the keys of ``embedding``: cosine per project id) with reasons, best first."""
         if isinstance(query, Profile):
             query = self.table.query(query)
-        best = self.scores(query, embedding, exclude=exclude, coverage=coverage)[:top]
+        best = self.scores(query, embedding, top=top, exclude=exclude, coverage=coverage)
         views = self.views.many([pid for _, pid, *_ in best]) if hasattr(self.views, "many") else self.views
         results = []
         for score, pid, concept, region, same_org in best:

@@ -93,7 +93,8 @@ class Similarity:
         index = VectorIndex.load(generation.vectors_folder, expect={"input_hash": manifest["input_hash"]})
         profiles = ProfileTable.load(generation.path(PROFILES), index.ids)
         return cls(ViewTable(generation.views_file), index, manifest["vectors"]["model"], weights=weights,
-                   encoder=encoder, profiles=profiles, stored_links=int(manifest.get("similar_links") or 0))
+                   encoder=encoder, profiles=profiles,
+                   stored_links=int(manifest["vectors"].get("similar_links") or 0))
 
     @property
     def encoder(self):
@@ -159,6 +160,7 @@ class Similarity:
             yield from _grouped(self.views.links(k))
             return
         ids = self.profiles.ids
+        self.profiles.index_rows()
         with (progress or Progress(False)).bar("link", total=len(ids), unit="projects") as bar:
             for start in range(0, len(ids), LINK_BATCH):
                 chunk = ids[start:start + LINK_BATCH]

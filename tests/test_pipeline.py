@@ -73,6 +73,7 @@ def test_links_are_what_similar_gives_and_are_in_the_graph(built):
 
 def test_links_ranked_in_batches_equal_the_stored_ones_and_so_do_families(built):
     kg, _ = built
+    assert kg.similarity.stored_links == 4
     stored = dict(kg.similarity.links(4))
     fresh = Similarity.open(kg.generation)
     fresh.stored_links = 0                         # rank every project again, in batches
