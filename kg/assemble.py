@@ -25,8 +25,8 @@ from kg.records import Organization, Project, Provenance, RegionParse, Tag
 from kg.sources import Source, SourceRead, SourceRow
 from kg.sources.stream import replay
 
-REGION_CACHE = 200_000     # distinct 活動地域 texts remembered (lists repeat them a lot)
-TAG_CACHE = 100_000        # distinct texts per field whose tags are remembered
+REGION_CACHE = 50_000      # distinct 活動地域 texts remembered (lists repeat them a lot)
+TAG_CACHE = 50_000         # distinct texts per field whose tags are remembered
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,14 @@ class Assembler:
             regions=regions, alt_titles=row.alt_titles, category=row.category,
             description=row.description, tags=tags,
         )
+
+    def forget(self, organizations: bool = False) -> None:
+        """Drop what only the reading needs (the ids seen, the caches): call when every source is read;
+        with ``organizations``, the organisations too (once written)."""
+        self._seen, self._regions = {}, {}
+        self._tag_cache = {name: {} for name in FIELDS}
+        if organizations:
+            self.organizations, self.org_labels = {}, {}
 
     def dataset(self, projects: list[Project] | None = None) -> Dataset:
         """The organisations, sources and problems so far (and ``projects`` if given) as a Dataset."""

@@ -54,6 +54,7 @@ class BuildReport:
     organizations: int = 0
     steps: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
+    peak_mb: dict[str, float] = field(default_factory=dict)     # peak RSS when each step ended
 
     @property
     def skipped(self) -> list[RowError]:
@@ -102,8 +103,11 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
                 for project in assembler.projects(source):
                     stream.add(project, source.sha256)
                     bar.update(1)
+        assembler.forget()
         with steps("organisations+regions"):
             stream.finish(assembler, progress)
+        organizations = len(assembler.organizations)
+        assembler.forget(organizations=True)           # memory for the Oxigraph load
         source_infos = [asdict(s) for s in assembler.sources]
         digest = input_hash(source_infos, options)
         vectors = None
@@ -133,7 +137,7 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
             "graph_sha256": graph_sha,
             "sources": source_infos,
             "options": options,
-            "counts": {"projects": stream.views.count, "organizations": len(assembler.organizations),
+            "counts": {"projects": stream.views.count, "organizations": organizations,
                        "triples": triples, "problems": len(assembler.problems),
                        "skipped_rows": sum(p.level == "error" for p in assembler.problems)},
             "fiscal_years": sorted(stream.years),
@@ -144,8 +148,8 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
         generation = draft.commit(manifest)
     return BuildReport(store=store.root, generation=generation.folder, projects=stream.views.count,
                        triples=triples, sources=source_infos, problems=assembler.problems,
-                       seconds=time.perf_counter() - start, organizations=len(assembler.organizations),
-                       steps=steps.seconds, peak_rss_mb=peak_rss_mb())
+                       seconds=time.perf_counter() - start, organizations=organizations,
+                       steps=steps.seconds, peak_rss_mb=peak_rss_mb(), peak_mb=steps.peak_mb)
 
 
 def check_graph(graph_file: Path, oxigraph_store: Any) -> None:
@@ -297,6 +301,7 @@ class _Steps:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
@@ -305,6 +310,7 @@ class _Steps:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            self.peak_mb[name] = peak_rss_mb()
 
 
 def _version() -> str:

@@ -39,7 +39,7 @@ def families(similarity: Similarity, k: int = 5, resolution: float = 1.0,
     found = []
     for members in groups:
         members = sorted(members)
-        counts = Counter(key for pid in members for key in table.profile(table.row(pid)).concepts)
+        counts = Counter(key for pid in members for key in table.concepts(table.row(pid)))
         # Dominant = frequent in the family and rare overall.
         scored = sorted(counts, key=lambda c: (-counts[c] * idf.get(c, 1.0), c))[:3]
         concepts = [{"scheme": s, "id": c, "ja": schemes.get(s, c).ja, "en": schemes.get(s, c).en,

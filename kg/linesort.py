@@ -45,11 +45,7 @@ class LineSorter:
         self.lines.sort()
         run = self.folder / f"run-{len(self.runs):05d}.nt"
         with open(run, "wb") as f:
-            previous = None
-            for line in self.lines:
-                if line != previous:
-                    f.write(line)
-                    previous = line
+            f.writelines(dict.fromkeys(self.lines))        # sorted, so the first of equal lines is kept
         self.runs.append(run)
         self.lines = []
 

@@ -183,10 +183,14 @@ class ProfileTable:
         if self._rows is None:
             self._rows = {pid: row for row, pid in enumerate(self.ids)}
 
+    def concepts(self, row: int) -> frozenset[Key]:
+        """The concepts of one row, as tagged (no ancestors)."""
+        return frozenset(self.keys[c] for c in self._members(int(self.a["set_of"][row])))
+
     def profile(self, row: int) -> Profile:
         """The Profile of one row (concepts as tagged, places, prefectures, blocks, organisation, year)."""
         a = self.a
-        concepts = frozenset(self.keys[c] for c in self._members(int(a["set_of"][row])))
+        concepts = self.concepts(row)
         places = frozenset(f"{c:06d}" for c in a["place_codes"][a["place_ptr"][row]:a["place_ptr"][row + 1]].tolist())
         prefectures = frozenset(c for i, c in enumerate(self.prefectures) if int(a["prefecture_mask"][row]) >> i & 1)
         blocks = frozenset(b for i, b in enumerate(self.blocks) if int(a["block_mask"][row]) >> i & 1)

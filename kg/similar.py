@@ -151,8 +151,6 @@ class Similarity:
         (found,) = self.index.search(vector[None, :], k, allowed=allowed)
         return {pid: score for pid, score in found if pid != exclude}
 
-
-
     def links(self, k: int, *, progress=None) -> Iterator[tuple[str, list[tuple[str, float]]]]:
         """Every project's ``k`` most similar (id, score), by project id: stored links when the store holds
         at least ``k`` per project, else ranked in batches (the same results as ``similar(id, top=k)``)."""
@@ -161,12 +159,12 @@ class Similarity:
             return
         ids = self.profiles.ids
         self.profiles.index_rows()
+        kk = candidates(len(self.index), k)
         with (progress or Progress(False)).bar("link", total=len(ids), unit="projects") as bar:
             for start in range(0, len(ids), LINK_BATCH):
                 chunk = ids[start:start + LINK_BATCH]
-                vectors = np.stack([self.index.vector(pid) for pid in chunk])
-                found = self.index.search(vectors, candidates(len(self.index), k))
-                for row, pid, hits in zip(range(start, start + len(chunk)), chunk, found):
+                found = self.index.search(np.stack([self.index.vector(pid) for pid in chunk]), kk)
+                for row, (pid, hits) in enumerate(zip(chunk, found), start=start):
                     embedding = {hit: score for hit, score in hits if hit != pid}
                     yield pid, self.ranker.top(self.profiles.query(None, row), embedding, top=k, exclude=pid)
                 bar.update(len(chunk))

@@ -56,7 +56,7 @@ class ViewWriter:
         self.path.touch()               # SQLite would create it 0644 whatever the umask; touch follows it
         self.db = sqlite3.connect(self.path)
         # A draft generation is thrown away on failure: no journal, no fsync until the end.
-        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-200000;"
+        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-64000;"
                               + SCHEMA)
         self.count = 0
         self.indexed = False
