@@ -127,7 +127,7 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
             draft.generation.oxigraph_folder.mkdir()      # with the umask (RocksDB would make it 0755)
             oxigraph = load_oxigraph(draft.generation.folder / GRAPH, draft.generation.oxigraph_folder)
         with steps("validate"), progress.stage("validate"):
-            check_graph(draft.generation.folder / GRAPH, oxigraph)
+            check_graph(oxigraph)
             del oxigraph                      # closes RocksDB before the folder is renamed
         draft.write_json(PROBLEMS, [asdict(p) for p in assembler.problems])
         manifest = {
@@ -152,18 +152,12 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
                        steps=steps.seconds, peak_rss_mb=peak_rss_mb(), peak_mb=steps.peak_mb)
 
 
-def check_graph(graph_file: Path, oxigraph_store: Any) -> None:
-    """Check the built graph against every shape of kg/data/shapes.ttl; raises kg.errors.ValidationError.
+def check_graph(oxigraph_store: Any) -> None:
+    """Check every node of the built graph against kg/data/shapes.ttl (kg.validate.validate_store, on the
+    generation's pyoxigraph Store just loaded); raises kg.errors.ValidationError."""
+    from kg.validate import raise_for, validate_store
 
-    ``oxigraph_store`` is the generation's pyoxigraph Store, just loaded.
-    """
-    # Until kg.validate.validate_store lands: pyshacl over the parsed graph (fine at 77; slow at 10^4+).
-    from kg.rdf import new_graph
-    from kg.validate import raise_for, validate_graph
-
-    graph = new_graph()
-    graph.parse(str(graph_file), format="nt")
-    raise_for(validate_graph(graph))
+    raise_for(validate_store(oxigraph_store))
 
 
 class _Stream:

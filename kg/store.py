@@ -73,6 +73,13 @@ class Generation:
 
     folder: Path
 
+    def __truediv__(self, name: str) -> Path:
+        """``generation / "graph.nt"``: a path in the folder, as with a Path (existing or not)."""
+        return self.folder / name
+
+    def __fspath__(self) -> str:
+        return str(self.folder)
+
     def path(self, name: str) -> Path:
         """A file of the generation, or a clear error if it is missing."""
         path = self.folder / name

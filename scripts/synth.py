@@ -3,7 +3,7 @@
 Usage::
 
     python scripts/synth.py --n 10000 --seed 0 --out synth-10k.csv
-    tsunagari build synth-10k.csv            # or kg.bulk.bulk_build for 10^5-10^6 rows
+    tsunagari build synth-10k.csv --no-embed     # the one build, at any size
 
 The shape follows the real data without copying it row for row:
 
