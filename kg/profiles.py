@@ -56,7 +56,7 @@ class Query:
 
     profile: Profile | None      # None for a row's query that is never explained (links)
     weights: np.ndarray          # (concepts,) IDF-weighted, ancestors included
-    places: np.ndarray           # int32 codes
+    places: frozenset[int]       # municipality and ward codes
     prefectures: int
     blocks: int
     organization: int            # -1: none
@@ -173,8 +173,11 @@ class ProfileTable:
     def rows_of(self, project_ids: Sequence[str]) -> np.ndarray:
         """Rows of several ids (-1 for an id the table does not hold); see ``index_rows``."""
         if self._rows is not None:
-            get = self._rows.get
-            return np.fromiter((get(pid, -1) for pid in project_ids), dtype=np.int64, count=len(project_ids))
+            try:
+                return np.fromiter(map(self._rows.__getitem__, project_ids), dtype=np.int64, count=len(project_ids))
+            except KeyError:
+                get = self._rows.get
+                return np.fromiter((get(pid, -1) for pid in project_ids), dtype=np.int64, count=len(project_ids))
         return np.fromiter((-1 if (row := self.row(pid)) is None else row for pid in project_ids), dtype=np.int64,
                            count=len(project_ids))
 
@@ -203,10 +206,10 @@ class ProfileTable:
         if row is not None:
             a = self.a
             return Query(profile, self.expanded_sets[int(a["set_of"][row])],
-                         a["place_codes"][a["place_ptr"][row]:a["place_ptr"][row + 1]],
+                         frozenset(a["place_codes"][a["place_ptr"][row]:a["place_ptr"][row + 1]].tolist()),
                          int(a["prefecture_mask"][row]), int(a["block_mask"][row]), int(a["org_of"][row]))
         weights = self.expand(profile.concepts)
-        places = np.array(sorted(int(c) for c in profile.places if c.isdigit()), dtype=np.int32)
+        places = frozenset(int(c) for c in profile.places if c.isdigit())
         prefectures = sum(1 << i for i, c in enumerate(self.prefectures) if c in profile.prefectures)
         blocks = sum(1 << i for i, b in enumerate(self.blocks) if b in profile.blocks)
         known = profile.organization is not None and profile.organization in self.organizations
@@ -225,17 +228,15 @@ class ProfileTable:
     def region_scores(self, query: Query, rows: np.ndarray) -> np.ndarray:
         """1 same municipality, 0.5 same prefecture, 0.25 same regional block, else 0 (per row)."""
         a = self.a
-        same_place = np.zeros(len(rows), dtype=bool)
-        if len(query.places):
-            starts, ends = a["place_ptr"][rows], a["place_ptr"][rows + 1]
-            lengths = ends - starts
-            if lengths.sum():
-                owner = np.repeat(np.arange(len(rows)), lengths)
-                offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-                hit = np.isin(a["place_codes"][np.repeat(starts, lengths) + offsets], query.places)
-                same_place = np.bincount(owner, weights=hit, minlength=len(rows)) > 0
         same_prefecture = (a["prefecture_mask"][rows] & np.uint64(query.prefectures)) != 0
         same_block = (a["block_mask"][rows] & np.uint64(query.blocks)) != 0
+        same_place = np.zeros(len(rows), dtype=bool)
+        if query.places:
+            # A municipality lies in a prefecture: only rows sharing one can share a municipality.
+            ptr, codes = a["place_ptr"], a["place_codes"]
+            for i in np.flatnonzero(same_prefecture).tolist():
+                row = rows[i]
+                same_place[i] = not query.places.isdisjoint(codes[ptr[row]:ptr[row + 1]].tolist())
         return np.where(same_place, 1.0, np.where(same_prefecture, 0.5, np.where(same_block, 0.25, 0.0)))
 
     def same_organization(self, query: Query, rows: np.ndarray) -> np.ndarray:

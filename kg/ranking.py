@@ -63,14 +63,24 @@ class Ranker:
                exclude: str | None = None, coverage: bool = False) -> list[tuple[float, str, float, float, float]]:
         """The best ``top`` candidates (all when None) of ``embedding`` (cosine per id), scored:
         (score rounded to 6 places, id, concept score, region score, same organisation), best first."""
-        ids = [pid for pid in embedding if pid != exclude]
+        return self.scored(query, list(embedding), list(embedding.values()), top=top, exclude=exclude,
+                           coverage=coverage)
+
+    def scored(self, query: Query, ids: list[str], cosines: list[float], *, top: int | None = None,
+               exclude: str | None = None, coverage: bool = False) -> list[tuple[float, str, float, float, float]]:
+        """``scores`` for candidates given as two lists (ids, cosines): the batch path of the links."""
+        if exclude is not None and exclude in ids:
+            at = ids.index(exclude)
+            ids, cosines = ids[:at] + ids[at + 1:], cosines[:at] + cosines[at + 1:]
         rows = self.table.rows_of(ids)
         if (rows < 0).any():
-            ids = [pid for pid, row in zip(ids, rows.tolist()) if row >= 0]
-            rows = rows[rows >= 0]
+            keep = rows >= 0
+            ids = [pid for pid, kept in zip(ids, keep.tolist()) if kept]
+            cosines = [c for c, kept in zip(cosines, keep.tolist()) if kept]
+            rows = rows[keep]
         if not ids:
             return []
-        cosine = np.fromiter((embedding[pid] for pid in ids), dtype=np.float64, count=len(ids))
+        cosine = np.array(cosines, dtype=np.float64)
         low, high = float(cosine.min()), float(cosine.max())
         relative = (cosine - low) / ((high - low) or 1.0)       # e5 cosines bunch together: use their spread
         targets = self.table.weights(rows)
@@ -86,9 +96,8 @@ class Ranker:
             # Rounding moves a score by 5e-7 at most: nothing 1e-6 below the top-th can reach the top.
             kth = np.partition(score, len(score) - top)[len(score) - top]
             picked = np.flatnonzero(score >= kth - 1e-6).tolist()
-        score_list, concept_list, region_list, org_list = score.tolist(), concept.tolist(), region.tolist(), \
-            same_org.tolist()
-        found = [(round(score_list[i], 6), ids[i], concept_list[i], region_list[i], org_list[i]) for i in picked]
+        found = [(round(float(score[i]), 6), ids[i], float(concept[i]), float(region[i]), float(same_org[i]))
+                 for i in picked]
         found.sort(key=lambda item: (-item[0], item[1]))
         return found if top is None else found[:top]
 

@@ -165,8 +165,9 @@ class Similarity:
                 chunk = ids[start:start + LINK_BATCH]
                 found = self.index.search(np.stack([self.index.vector(pid) for pid in chunk]), kk)
                 for row, (pid, hits) in enumerate(zip(chunk, found), start=start):
-                    embedding = {hit: score for hit, score in hits if hit != pid}
-                    yield pid, self.ranker.top(self.profiles.query(None, row), embedding, top=k, exclude=pid)
+                    near, cosines = map(list, zip(*hits)) if hits else ([], [])
+                    best = self.ranker.scored(self.profiles.query(None, row), near, cosines, top=k, exclude=pid)
+                    yield pid, [(target, score) for score, target, *_ in best]
                 bar.update(len(chunk))
 
 
