@@ -219,7 +219,7 @@ def _embed(stream: _Stream, draft, *, model: str, encoder, input_hash: str, prog
     import numpy as np
 
     from embeddings import VectorIndex
-    from kg.similar import DEFAULT_RECIPE, make_encoder, project_text
+    from kg.similar import DEFAULT_RECIPE, make_encoder, project_text, write_concept_vectors
 
     encoder = encoder or make_encoder(model)
     total = stream.views.count
@@ -241,8 +241,11 @@ def _embed(stream: _Stream, draft, *, model: str, encoder, input_hash: str, prog
     manifest = {"model": encoder.model_info(), "input_hash": input_hash, "recipe": DEFAULT_RECIPE, "count": total}
     index = VectorIndex.build(matrix if matrix is not None else np.zeros((0, 1), dtype=np.float32), ids)
     index.save(draft.generation.vectors_folder, manifest)
+    # Concept vectors for queries by meaning, and concepts suggested for projects the rules left untagged.
+    suggestions = write_concept_vectors(draft.generation.vectors_folder, encoder, stream.views.in_id_order(),
+                                        matrix if matrix is not None else [])
     del matrix
-    table = stream.profiles.table()
+    table = stream.profiles.table(by_meaning=suggestions)
     table.save(draft.generation.folder / PROFILES)
     stream.index, stream.table = index, table
     return manifest

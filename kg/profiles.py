@@ -12,6 +12,7 @@ arrays instead of every project view.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ class Profile:
     blocks: frozenset[str] = frozenset()
     organization: str | None = None
     fiscal_year: int | None = None
+    # Concepts found by meaning (kg.meaning), not by a label or rule: (scheme, id, score in (0, 1]).
+    # They count with their score; a concept also in ``concepts`` counts fully.
+    by_meaning: tuple[tuple[str, str, float], ...] = ()
 
 
 def profile_of(view: dict[str, Any]) -> Profile:
@@ -79,30 +83,46 @@ class ProfileBuilder:
         self.prefecture_bit = {code: i for i, code in enumerate(prefectures)}
         self.block_bit = {block: i for i, block in enumerate(blocks)}
         self.prefectures, self.blocks = list(prefectures), list(blocks)
-        self.sets: dict[tuple[int, ...], int] = {}
+        self.sets: dict[tuple[tuple[int, ...], tuple[tuple[int, float], ...]], int] = {}
         self.rows: list[tuple[str, int, int, int, tuple[int, ...], str, int]] = []
 
-    def add(self, view: dict[str, Any]) -> None:
-        """One project view (any order; the table is sorted by id)."""
+    def add(self, view: dict[str, Any], by_meaning: tuple[tuple[str, str, float], ...] = ()) -> None:
+        """One project view (any order; the table is sorted by id), with the concepts suggested for it
+        by meaning, if any."""
         profile = profile_of(view)
-        members = tuple(sorted(self.column[key] for key in profile.concepts))
-        set_id = self.sets.setdefault(members, len(self.sets))
+        self.add_profile(view["id"], dataclasses.replace(profile, by_meaning=tuple(by_meaning)))
+
+    def add_profile(self, project_id: str, profile: Profile) -> None:
+        """One project's Profile."""
+        set_id = self._set_of(profile.concepts, profile.by_meaning)
         prefectures = sum(1 << self.prefecture_bit[c] for c in profile.prefectures if c in self.prefecture_bit)
         blocks = sum(1 << self.block_bit[b] for b in profile.blocks if b in self.block_bit)
-        places = tuple(sorted(int(code) for code in profile.places))
-        self.rows.append((view["id"], set_id, prefectures, blocks, places, profile.organization or "",
+        places = tuple(sorted(int(code) for code in profile.places if code.isdigit()))
+        self.rows.append((project_id, set_id, prefectures, blocks, places, profile.organization or "",
                           int(profile.fiscal_year or 0)))
 
-    def table(self) -> "ProfileTable":
+    def table(self, by_meaning: dict[str, tuple[tuple[str, str, float], ...]] | None = None) -> "ProfileTable":
+        """The table, rows in id order; ``by_meaning``: concepts suggested per project id, known only once
+        the build has embedded every text (kg.meaning)."""
         rows = sorted(self.rows)
+        if by_meaning:
+            keys = {set_id: key for key, set_id in self.sets.items()}
+            for i, row in enumerate(rows):
+                if row[0] in by_meaning:
+                    members = keys[row[1]][0]
+                    concepts = frozenset(self.keys[c] for c in members)
+                    rows[i] = (row[0], self._set_of(concepts, by_meaning[row[0]]), *row[2:])
         sets = sorted(self.sets, key=self.sets.__getitem__)
         organizations = sorted({row[5] for row in rows if row[5]})
         org_index = {key: i for i, key in enumerate(organizations)}
         place_lengths = np.fromiter((len(row[4]) for row in rows), dtype=np.int64, count=len(rows))
         arrays = {
             "set_of": np.fromiter((row[1] for row in rows), dtype=np.int32, count=len(rows)),
-            "set_ptr": np.concatenate([[0], np.cumsum([len(s) for s in sets], dtype=np.int64)]).astype(np.int64),
-            "set_cols": np.fromiter((c for s in sets for c in s), dtype=np.int32),
+            "set_ptr": _offsets(len(members) for members, _ in sets),
+            "set_cols": np.fromiter((c for members, _ in sets for c in members), dtype=np.int32),
+            "meaning_ptr": _offsets(len(meaning) for _, meaning in sets),
+            "meaning_cols": np.fromiter((c for _, meaning in sets for c, _ in meaning), dtype=np.int32),
+            "meaning_scores": np.fromiter((x for _, meaning in sets for _, x in meaning), dtype=np.float64),
             "prefecture_mask": np.fromiter((row[2] for row in rows), dtype=np.uint64, count=len(rows)),
             "block_mask": np.fromiter((row[3] for row in rows), dtype=np.uint64, count=len(rows)),
             "place_ptr": np.concatenate([[0], np.cumsum(place_lengths)]).astype(np.int64),
@@ -110,9 +130,16 @@ class ProfileBuilder:
             "org_of": np.fromiter((org_index.get(row[5], -1) for row in rows), dtype=np.int32, count=len(rows)),
             "years": np.fromiter((row[6] for row in rows), dtype=np.int32, count=len(rows)),
         }
-        arrays["counts"] = _expanded_counts(self.schemes, self.keys, sets, arrays["set_of"])
+        arrays["counts"] = _expanded_counts(self.schemes, self.keys, [members for members, _ in sets],
+                                            arrays["set_of"])
         return ProfileTable([row[0] for row in rows], self.keys, self.prefectures, self.blocks, organizations,
                             arrays, self.schemes)
+
+    def _set_of(self, concepts: frozenset[Key], by_meaning: tuple[tuple[str, str, float], ...]) -> int:
+        members = tuple(sorted(self.column[key] for key in concepts))
+        meaning = tuple(sorted((self.column[(s, c)], float(score)) for s, c, score in by_meaning
+                               if (s, c) not in concepts and (s, c) in self.column))
+        return self.sets.setdefault((members, meaning), len(self.sets))
 
 
 class ProfileTable:
@@ -137,11 +164,21 @@ class ProfileTable:
 
     # -- building and storing ---------------------------------------------------------------------
     @classmethod
-    def from_views(cls, views: Iterable[dict[str, Any]], schemes: ConceptSchemes | None = None) -> "ProfileTable":
-        """The table of some project views (in memory)."""
+    def from_views(cls, views: Iterable[dict[str, Any]], schemes: ConceptSchemes | None = None,
+                   by_meaning: dict[str, tuple[tuple[str, str, float], ...]] | None = None) -> "ProfileTable":
+        """The table of some project views (in memory), with concepts suggested by meaning per id."""
         builder = ProfileBuilder(schemes)
         for view in views:
-            builder.add(view)
+            builder.add(view, (by_meaning or {}).get(view["id"], ()))
+        return builder.table()
+
+    @classmethod
+    def from_profiles(cls, profiles: Iterable[tuple[str, Profile]],
+                      schemes: ConceptSchemes | None = None) -> "ProfileTable":
+        """The table of (id, Profile) pairs (e.g. profiles changed for an ablation)."""
+        builder = ProfileBuilder(schemes)
+        for project_id, profile in profiles:
+            builder.add_profile(project_id, profile)
         return builder.table()
 
     def save(self, path: Path) -> None:
@@ -199,7 +236,7 @@ class ProfileTable:
         blocks = frozenset(b for i, b in enumerate(self.blocks) if int(a["block_mask"][row]) >> i & 1)
         org = int(a["org_of"][row])
         return Profile(concepts, places, prefectures, blocks, self.organizations[org] if org >= 0 else None,
-                       int(a["years"][row]) or None)
+                       int(a["years"][row]) or None, self._meaning(int(a["set_of"][row])))
 
     def query(self, profile: Profile | None, row: int | None = None) -> Query:
         """A profile in the table's terms (``row``: the profile is that row's, no look-ups needed)."""
@@ -208,7 +245,7 @@ class ProfileTable:
             return Query(profile, self.expanded_sets[int(a["set_of"][row])],
                          frozenset(a["place_codes"][a["place_ptr"][row]:a["place_ptr"][row + 1]].tolist()),
                          int(a["prefecture_mask"][row]), int(a["block_mask"][row]), int(a["org_of"][row]))
-        weights = self.expand(profile.concepts)
+        weights = self.expand(profile.concepts, profile.by_meaning)
         places = frozenset(int(c) for c in profile.places if c.isdigit())
         prefectures = sum(1 << i for i, c in enumerate(self.prefectures) if c in profile.prefectures)
         blocks = sum(1 << i for i, b in enumerate(self.blocks) if b in profile.blocks)
@@ -216,9 +253,15 @@ class ProfileTable:
         org = self.organizations.index(profile.organization) if known else -1
         return Query(profile, weights, places, prefectures, blocks, org)
 
-    def expand(self, concepts: Iterable[Key]) -> np.ndarray:
-        """IDF-weighted concepts plus their ancestors (discounted), as one row of weights."""
-        rows = [self.expansion[self.column[key]] for key in concepts if key in self.column]
+    def expand(self, concepts: Iterable[Key], by_meaning: tuple[tuple[str, str, float], ...] = ()) -> np.ndarray:
+        """IDF-weighted concepts plus their ancestors (discounted), as one row of weights; concepts found
+        by meaning count with their score."""
+        concepts = [key for key in concepts if key in self.column]
+        meaning = [(self.column[(s, c)], score) for s, c, score in by_meaning
+                   if (s, c) in self.column and (s, c) not in concepts]
+        if meaning:
+            return self._strengths([(self.column[key], 1.0) for key in concepts] + meaning)
+        rows = [self.expansion[self.column[key]] for key in concepts]
         return np.max(rows, axis=0) if rows else np.zeros(len(self.keys))
 
     def weights(self, rows: np.ndarray) -> np.ndarray:
@@ -249,15 +292,28 @@ class ProfileTable:
         ptr = self.a["set_ptr"]
         return self.a["set_cols"][ptr[set_id]:ptr[set_id + 1]].tolist()
 
+    def _meaning(self, set_id: int) -> tuple[tuple[str, str, float], ...]:
+        ptr = self.a["meaning_ptr"]
+        cols = self.a["meaning_cols"][ptr[set_id]:ptr[set_id + 1]].tolist()
+        scores = self.a["meaning_scores"][ptr[set_id]:ptr[set_id + 1]].tolist()
+        return tuple((*self.keys[c], score) for c, score in zip(cols, scores))
+
     def _expansion(self) -> np.ndarray:
         """Row c: concept c at its IDF, its ancestors at half theirs (0 elsewhere)."""
-        matrix = np.zeros((len(self.keys), len(self.keys)))
-        for c, (scheme, concept) in enumerate(self.keys):
+        return np.stack([self._strengths([(c, 1.0)]) for c in range(len(self.keys))]) if self.keys else \
+            np.zeros((0, 0))
+
+    def _strengths(self, strengths: list[tuple[int, float]]) -> np.ndarray:
+        """Weights of concepts each held with a strength (1 as tagged, a score by meaning): for every
+        concept and ancestor, factor x strength x IDF, the largest kept (the definition, float for float)."""
+        weights = np.zeros(len(self.keys))
+        for c, strength in strengths:
+            scheme, concept = self.keys[c]
             chain = [(concept, 1.0)] + [(a, ANCESTOR_DISCOUNT) for a in self.schemes.ancestors(scheme, concept)]
             for name, factor in chain:
                 column = self.column[(scheme, name)]
-                matrix[c, column] = max(matrix[c, column], factor * self.idf.get((scheme, name), 1.0))
-        return matrix
+                weights[column] = max(weights[column], factor * strength * self.idf.get((scheme, name), 1.0))
+        return weights
 
     def _expanded_sets(self) -> np.ndarray:
         ptr, cols = self.a["set_ptr"], self.a["set_cols"]
@@ -265,7 +321,16 @@ class ProfileTable:
         nonempty = np.flatnonzero(ptr[1:] > ptr[:-1])
         if len(nonempty):
             out[nonempty] = np.maximum.reduceat(self.expansion[cols], ptr[:-1][nonempty], axis=0)
+        meaning_ptr = self.a["meaning_ptr"]
+        for set_id in np.flatnonzero(meaning_ptr[1:] > meaning_ptr[:-1]).tolist():
+            scores = self.a["meaning_scores"][meaning_ptr[set_id]:meaning_ptr[set_id + 1]].tolist()
+            found = self.a["meaning_cols"][meaning_ptr[set_id]:meaning_ptr[set_id + 1]].tolist()
+            out[set_id] = self._strengths([(c, 1.0) for c in self._members(set_id)] + list(zip(found, scores)))
         return out
+
+
+def _offsets(lengths: Iterable[int]) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(list(lengths), dtype=np.int64)]).astype(np.int64)
 
 
 def _expanded_counts(schemes: ConceptSchemes, keys: list[Key], sets: list[tuple[int, ...]],

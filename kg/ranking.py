@@ -34,30 +34,49 @@ REGION_REASONS = {1.0: "same municipality", 0.5: "same prefecture", 0.25: "same 
 class Ranker:
     """Scores candidates against a query; one per store (IDF is over its projects).
 
+    >>> ranker = Ranker(views, ConceptSchemes.load())                                # doctest: +SKIP
+    >>> ranker.rank(ranker.profiles[pid], {"p2": 0.83, "p3": 0.80}, top=2, exclude=pid)   # doctest: +SKIP
+
     Args:
-        table: the profiles of the store's projects (rows in id order).
-        views: project views by id (a dict, or a kg.viewdb.ViewTable): only the results are read.
-        schemes: the concept schemes (labels of shared concepts).
+        views: project views, a list or a Mapping by id (a kg.viewdb.ViewTable): only results are read.
+        schemes: the concept schemes (hierarchy, labels of shared concepts).
         weights: how much each kind of evidence counts.
+        by_meaning: concepts suggested by meaning per project id (kg.meaning), with their scores.
+        table: the projects' profiles already as a ProfileTable (a store's): views are then not profiled.
     """
 
-    def __init__(self, table: ProfileTable, views: Mapping[str, dict[str, Any]],
-                 schemes: ConceptSchemes | None = None, weights: Weights | None = None) -> None:
-        self.table = table
-        self.views = views
-        self.schemes = schemes or table.schemes
+    def __init__(self, views: list[dict[str, Any]] | Mapping[str, dict[str, Any]],
+                 schemes: ConceptSchemes | None = None, weights: Weights | None = None,
+                 by_meaning: dict[str, tuple[tuple[str, str, float], ...]] | None = None, *,
+                 table: ProfileTable | None = None) -> None:
+        self.views = views if isinstance(views, Mapping) else {v["id"]: v for v in views}
+        self.schemes = schemes or ConceptSchemes.load()
         self.weights = weights or Weights()
+        self.table = table if table is not None else ProfileTable.from_views(self.views.values(), self.schemes,
+                                                                              by_meaning)
 
     @property
     def idf(self) -> dict[tuple[str, str], float]:
         return self.table.idf
 
+    @property
+    def profiles(self) -> Mapping[str, Profile]:
+        """Every project's Profile by id (read from the table one at a time)."""
+        return _Profiles(self.table)
+
+    @profiles.setter
+    def profiles(self, profiles: Mapping[str, Profile]) -> None:
+        """Rank over other profiles (an ablation): the table is made again from them."""
+        self.table = ProfileTable.from_profiles(profiles.items(), self.schemes)
+
     def profile(self, project_id: str) -> Profile:
         """The profile of a project of the store (KeyError if it has none)."""
-        row = self.table.row(project_id)
-        if row is None:
-            raise KeyError(project_id)
-        return self.table.profile(row)
+        return self.profiles[project_id]
+
+    def expand(self, profile: Profile) -> dict[tuple[str, str], float]:
+        """A profile's IDF-weighted, ancestor-expanded concepts (what concept_score compares)."""
+        weights = self.table.expand(profile.concepts, profile.by_meaning)
+        return {self.table.keys[c]: float(weights[c]) for c in np.flatnonzero(weights).tolist()}
 
     def scores(self, query: Query, embedding: dict[str, float], *, top: int | None = None,
                exclude: str | None = None, coverage: bool = False) -> list[tuple[float, str, float, float, float]]:
@@ -117,14 +136,16 @@ class Ranker:
         results = []
         for score, pid, concept, region, same_org in best:
             row = self.table.row(pid)
-            target = self.table.weights(np.array([row]))[0]
-            exact, broader = self._shared(query, self.table.profile(row).concepts, target)
+            exact, broader, meant = self._shared(query, self.table.profile(row),
+                                                 self.table.weights(np.array([row]))[0])
             why = {
                 "embedding": round(float(embedding[pid]), 4),
                 "concepts": round(concept, 4),
                 "shared_target_groups": self._labels(exact, "target-group"),
                 "shared_themes": self._labels(exact, "theme"),
                 "related_via_broader": self._labels(broader, None),
+                "by_meaning": [dict(label, score=round(x, 3)) for label, (_, x)
+                               in zip(self._labels([k for k, _ in meant], None), meant)],
                 "region": REGION_REASONS.get(region),
                 "same_organization": bool(same_org),
             }
@@ -133,22 +154,29 @@ class Ranker:
                             "regions": [r["name"] for r in view["regions"]], "score": score, "why": why})
         return results
 
-    def concept_score(self, query: Profile, target: Profile, coverage: bool = False) -> tuple[float, list, list]:
+    def concept_score(self, query: Profile, target: Profile, coverage: bool = False) -> tuple[float, list, list, list]:
         """Weighted Jaccard over IDF-weighted, ancestor-expanded concepts (or, with ``coverage``, the share
-        of the query's concepts the target has); also the shared concepts and those met via broader ones."""
-        a, b = self.table.expand(query.concepts), self.table.expand(target.concepts)
+        of the query's concepts the target has); also the shared ones: exactly, through a match by meaning
+        on either side (with the smaller score), and through a broader concept."""
+        a = self.table.expand(query.concepts, query.by_meaning)
+        b = self.table.expand(target.concepts, target.by_meaning)
         shared = float(np.minimum(a, b).sum())
         total = float(a.sum()) if coverage else float(np.maximum(a, b).sum())
-        exact, broader = self._shared(self.table.query(query), target.concepts, b)
-        return (shared / total if total else 0.0), exact, broader
+        exact, broader, meant = self._shared(self.table.query(query), target, b)
+        return (shared / total if total else 0.0), exact, broader, meant
 
-    def _shared(self, query: Query, target_concepts: frozenset, target_weights: np.ndarray) -> tuple[list, list]:
-        exact = sorted(query.profile.concepts & target_concepts)
-        implied = {(s, a) for s, c in exact for a in self.schemes.ancestors(s, c)}
-        # Broader concepts the two meet at, beyond what the exactly shared concepts already imply.
+    def _shared(self, query: Query, target: Profile, target_weights: np.ndarray) -> tuple[list, list, list]:
+        mine = query.profile if query.profile is not None else Profile()
+        exact = sorted(mine.concepts & target.concepts)
+        ours = {(s, c): x for s, c, x in mine.by_meaning} | {k: 1.0 for k in mine.concepts}
+        theirs = {(s, c): x for s, c, x in target.by_meaning} | {k: 1.0 for k in target.concepts}
+        meant = sorted((k, min(ours[k], theirs[k])) for k in ours.keys() & theirs.keys() if k not in exact)
+        direct = exact + [k for k, _ in meant]
+        implied = {(s, a) for s, c in direct for a in self.schemes.ancestors(s, c)}
+        # Broader concepts the two meet at, beyond what the directly shared concepts already imply.
         both = np.flatnonzero((query.weights > 0) & (target_weights > 0)).tolist()
-        broader = sorted(k for k in (self.table.keys[c] for c in both) if k not in exact and k not in implied)
-        return exact, broader
+        broader = sorted(k for k in (self.table.keys[c] for c in both) if k not in direct and k not in implied)
+        return exact, broader, meant
 
     def _labels(self, concepts: list[tuple[str, str]], scheme: str | None) -> list[dict[str, str]]:
         out = []
@@ -157,3 +185,22 @@ class Ranker:
                 concept = self.schemes.get(s, cid)
                 out.append({"scheme": s, "id": cid, "ja": concept.ja, "en": concept.en})
         return out
+
+
+class _Profiles(Mapping):
+    """A ProfileTable seen as a Mapping from project id to Profile."""
+
+    def __init__(self, table: ProfileTable) -> None:
+        self.table = table
+
+    def __getitem__(self, project_id: str) -> Profile:
+        row = self.table.row(project_id)
+        if row is None:
+            raise KeyError(project_id)
+        return self.table.profile(row)
+
+    def __iter__(self):
+        return iter(self.table.ids)
+
+    def __len__(self) -> int:
+        return len(self.table.ids)

@@ -1,15 +1,18 @@
-"""Projects like this one: the only kg module that imports `embeddings`, and only when needed.
+"""Projects like this one: the kg module that calls `embeddings` (with kg.meaning), only when needed.
 
 ``similar`` uses the stored vectors (no model, no torch); ``search`` encodes the query text with the
-model the store was built with. Both re-rank a shortlist with kg.ranking and say why. ``links`` gives
-every project's top-k in batches: the build stores them as tg:similarTo links, families group them.
+model the store was built with (the default model through onnxruntime, without torch), adds the
+concepts the query means (kg.meaning) to those its words name, and both re-rank a shortlist with
+kg.ranking and say why. ``links`` gives every project's top-k in batches: the build stores them as
+tg:similarTo links, families group them.
 
     >>> similarity = Similarity.open(Store(Path("store")).generation())     # doctest: +SKIP
     >>> similarity.similar("cao-kodoku-npo-model-fy2024-035", top=5, prefecture="大阪府")   # doctest: +SKIP
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,16 +46,47 @@ def project_text(view: dict[str, Any], recipe: str = DEFAULT_RECIPE) -> str:
     return " ".join(parts)
 
 
-def make_encoder(model: str = "default", dim: int | None = None):
-    """The encoder for a model name: "default" (bundled e5), "hashing" (no torch; tests and quick
-    builds, lexical only), or a local sentence-transformers path or name."""
+def make_encoder(model: str = "default", dim: int | None = None, *, runtime: str = "onnx"):
+    """The encoder for a model name.
+
+    "default": the bundled multilingual-e5-small; with ``runtime="onnx"`` (the default) through
+    onnxruntime without torch (queries and builds), with ``runtime="torch"`` through
+    sentence-transformers (same vectors, verified at export). "hashing": no model, lexical only
+    (tests and quick builds). Anything else: a local sentence-transformers path or name (torch).
+    """
     if model == "hashing":
         from embeddings import HashingEncoder
 
         return HashingEncoder(dim=dim or 256)
+    if model == "default" and runtime == "onnx":
+        from embeddings import OnnxEncoder
+
+        return OnnxEncoder()
     from embeddings import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(model)
+
+
+def write_concept_vectors(folder: Path, encoder, views: Iterable[dict[str, Any]],
+                          vectors) -> dict[str, tuple[tuple[str, str, float], ...]]:
+    """Embed the concepts' labels and definitions into ``folder`` (a store's vectors folder) for
+    matching queries by meaning, and save the concepts suggested for projects whose rules found none
+    (kg.meaning); returns those suggestions as (scheme, concept, score) per project id. Nothing for the
+    lexical hashing encoder. ``views`` and ``vectors`` are in the same order (views may be streamed)."""
+    from kg.meaning import ConceptMeanings, save_suggestions
+    from kg.normalize.concepts import ConceptSchemes
+
+    if encoder.model_info().get("source") == "hashing":
+        return {}
+    meanings = ConceptMeanings.build(ConceptSchemes.load(), encoder)
+    meanings.save(folder)
+    suggestions = meanings.suggest(views, vectors)
+    save_suggestions(folder, suggestions)
+    return _by_meaning(suggestions)
+
+
+def _by_meaning(suggestions) -> dict[str, tuple[tuple[str, str, float], ...]]:
+    return {pid: tuple((m.scheme, m.concept, m.score) for m in found) for pid, found in suggestions.items()}
 
 
 def candidates(index_size: int, top: int) -> int:
@@ -68,18 +102,26 @@ class Similarity:
     """
 
     def __init__(self, views: list[dict[str, Any]] | Mapping[str, dict[str, Any]], index, model: dict[str, Any], *,
-                 weights: Weights | None = None, encoder=None, profiles: ProfileTable | None = None,
+                 weights: Weights | None = None, encoder=None, meanings=None, profiles: ProfileTable | None = None,
                  stored_links: int = 0) -> None:
+        from kg.meaning import QUERY_THRESHOLD, load_suggestions
         from kg.normalize.concepts import ConceptSchemes
 
         self.views: Mapping[str, dict[str, Any]] = views if isinstance(views, Mapping) else {v["id"]: v for v in views}
         self.index = index
         self.model = model
-        self.profiles = profiles if profiles is not None else ProfileTable.from_views(self.views.values())
-        self.ranker = Ranker(self.profiles, self.views, ConceptSchemes.load(), weights or Weights())
+        # Concepts suggested by meaning for projects whose rules found none (saved at build; a store's
+        # profiles already hold them).
+        self.suggestions = load_suggestions(meanings) if isinstance(meanings, Path) else {}
+        self.ranker = Ranker(self.views, ConceptSchemes.load(), weights or Weights(),
+                             by_meaning=_by_meaning(self.suggestions), table=profiles)
         self._encoder = encoder
         self.stored_links = stored_links      # top-k links the store holds per project (0: none)
         self.query_coverage = True   # text queries: share of the query's concepts (see README evaluation)
+        # Concepts found by meaning for text queries (kg.meaning): ready ConceptMeanings, the folder
+        # they were saved in, or None (made from the encoder on first search). Off for hashing vectors.
+        self.meanings = meanings
+        self.meaning_threshold: float | None = None if model.get("source") == "hashing" else QUERY_THRESHOLD
 
     @classmethod
     def open(cls, generation: Generation, *, weights: Weights | None = None, encoder=None) -> "Similarity":
@@ -93,8 +135,13 @@ class Similarity:
         index = VectorIndex.load(generation.vectors_folder, expect={"input_hash": manifest["input_hash"]})
         profiles = ProfileTable.load(generation.path(PROFILES), index.ids)
         return cls(ViewTable(generation.views_file), index, manifest["vectors"]["model"], weights=weights,
-                   encoder=encoder, profiles=profiles,
+                   encoder=encoder, meanings=generation.vectors_folder, profiles=profiles,
                    stored_links=int(manifest["vectors"].get("similar_links") or 0))
+
+    @property
+    def profiles(self) -> ProfileTable:
+        """The ranking profiles of every project (the ranker's)."""
+        return self.ranker.table
 
     @property
     def encoder(self):
@@ -122,7 +169,35 @@ class Similarity:
         self._check_model()
         vector = self.encoder.encode([text])[0]
         hits = self._hits(vector, top, self._allowed(filters))
-        return self.ranker.rank(query_profile(text), hits, top=top, coverage=self.query_coverage)
+        return self.ranker.rank(self.profile(text, vector), hits, top=top, coverage=self.query_coverage)
+
+    def profile(self, text: str, vector) -> Profile:
+        """A text query's profile: concepts by label and rule (these win), then by meaning, and places."""
+        import dataclasses
+
+        profile = query_profile(text)
+        if self.meaning_threshold is None:
+            return profile
+        found = self.concept_meanings().match(vector, threshold=self.meaning_threshold)
+        extra = tuple((m.scheme, m.concept, m.score) for m in found if (m.scheme, m.concept) not in profile.concepts)
+        return dataclasses.replace(profile, by_meaning=extra)
+
+    def concept_meanings(self):
+        """The concept vectors for matching by meaning (kg.meaning.ConceptMeanings): read from the store,
+        or made with the encoder when the store has none."""
+        from kg.meaning import ConceptMeanings, ConceptVectorsError
+        from kg.normalize.concepts import ConceptSchemes
+
+        if not isinstance(self.meanings, ConceptMeanings):
+            schemes = ConceptSchemes.load()
+            try:
+                if self.meanings is None:
+                    raise ConceptVectorsError("none stored")
+                self.meanings = ConceptMeanings.load(self.meanings, schemes, self.model)
+            except ConceptVectorsError:
+                # A store built before concept vectors existed (or by the bulk build): make them now.
+                self.meanings = ConceptMeanings.build(schemes, self.encoder)
+        return self.meanings
 
     def _check_model(self) -> None:
         from embeddings import IndexMismatch
