@@ -7,7 +7,9 @@
 
 Both return the same ``kg.sparql.SparqlResult``: rows of rdflib terms (a string literal without a
 datatype, as rdflib reads N-Triples), so ``records()``, ``format()`` and ``to_dataframe()`` give
-the same values whichever engine ran the query.
+the same values whichever engine ran the query. Oxigraph's answer stays in Oxigraph until it is read
+(``OxigraphSolutions``): ``records()`` and "csv"/"json" make plain values without rdflib terms, and
+``write(out, "tsv"|"srj"|"srx")`` is Oxigraph's own serializer, streamed.
 
 Every store generation holds an Oxigraph database (PyPI ``pyoxigraph``, Rust, RocksDB) in its
 ``oxigraph/`` folder, bulk-loaded from ``graph.nt`` by the build and opened read-only: "auto" uses it
@@ -25,12 +27,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Callable, Iterator, Protocol, runtime_checkable
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
-from kg.sparql import QueryError, SparqlResult, run_query
+from kg.sparql import STANDARD_FORMATS, QueryError, SparqlResult, plain_value, run_query
 from kg.vocab import PREFIXES
 
 OXIGRAPH_FOLDER = "oxigraph"
@@ -108,12 +110,7 @@ class OxigraphEngine:
         ox = _pyoxigraph()
         if bindings:
             text = bind_values(text, {k: _as_term(v) for k, v in bindings.items()})
-        try:
-            result = self.store.query(text, prefixes=self._prefixes)
-        except SyntaxError as error:
-            raise QueryError(f"SPARQL syntax error: {error}") from None
-        except (OSError, ValueError, TypeError) as error:
-            raise QueryError(f"SPARQL query failed: {error}") from None
+        result = self._run(text)
         try:
             if isinstance(result, ox.QueryBoolean):
                 return SparqlResult((), (), boolean=bool(result))
@@ -122,12 +119,58 @@ class OxigraphEngine:
                 for triple in result:
                     graph.add((to_rdflib(triple.subject), to_rdflib(triple.predicate), to_rdflib(triple.object)))
                 return SparqlResult((), (), graph=graph)
-            columns = tuple(v.value for v in result.variables)
-            convert = _converter()
-            rows = tuple(tuple(map(convert, solution)) for solution in result)
         except (OSError, ValueError, TypeError) as error:   # evaluation errors surface while iterating
             raise QueryError(f"SPARQL query failed: {error}") from None
-        return SparqlResult(columns, rows)
+        columns = tuple(v.value for v in result.variables)
+        return SparqlResult(columns, solutions=OxigraphSolutions(result, lambda: self._run(text)))
+
+    def _run(self, text: str):
+        try:
+            return self.store.query(text, prefixes=self._prefixes)
+        except SyntaxError as error:
+            raise QueryError(f"SPARQL syntax error: {error}") from None
+        except (OSError, ValueError, TypeError) as error:
+            raise QueryError(f"SPARQL query failed: {error}") from None
+
+
+class OxigraphSolutions:
+    """The solutions of a SELECT on Oxigraph, unread: converted row by row when read, or written out by
+    Oxigraph's own serializers (``serialize``) without becoming Python objects at all.
+
+    The first read takes the solutions the query started with; any later read runs the query again.
+    """
+
+    def __init__(self, solutions, rerun: Callable[[], Any]) -> None:
+        self._unread = solutions
+        self._rerun = rerun
+
+    def terms(self) -> Iterator[tuple[Any, ...]]:
+        """Rows of rdflib terms, as rdflib would return them."""
+        return self._rows(_converter(to_rdflib))
+
+    def plain(self) -> Iterator[tuple[Any, ...]]:
+        """Rows of plain values (``kg.sparql.plain_value``), made without rdflib for strings and IRIs."""
+        return self._rows(_plain_converter())
+
+    def serialize(self, output: BinaryIO, fmt: str) -> None:
+        """Oxigraph's serializer writes the solutions to ``output`` (fmt: one of kg.sparql.STANDARD_FORMATS)."""
+        ox = _pyoxigraph()
+        try:
+            self._take().serialize(output, getattr(ox.QueryResultsFormat, STANDARD_FORMATS[fmt]))
+        except (OSError, ValueError, TypeError) as error:
+            raise QueryError(f"SPARQL query failed: {error}") from None
+
+    def _take(self):
+        solutions, self._unread = self._unread, None
+        return solutions if solutions is not None else self._rerun()
+
+    def _rows(self, convert: Callable[[Any], Any]) -> Iterator[tuple[Any, ...]]:
+        solutions = self._take()
+        try:
+            for solution in solutions:
+                yield tuple(map(convert, solution))
+        except (OSError, ValueError, TypeError) as error:   # evaluation errors surface while iterating
+            raise QueryError(f"SPARQL query failed: {error}") from None
 
 
 def load_oxigraph(ntriples: Path, folder: Path | None = None):
@@ -193,9 +236,9 @@ def to_rdflib(term) -> Any:
 _XSD_STRING = str(XSD.string)
 
 
-def _converter():
-    """``to_rdflib`` with a cache: result columns repeat values (labels, years, codes) and making an
-    rdflib Literal costs more than looking one up."""
+def _converter(make: Callable[[Any], Any]):
+    """``make`` with a cache: result columns repeat values (labels, years, codes) and making an rdflib
+    Literal costs more than looking one up."""
     cache: dict[Any, Any] = {}
 
     def convert(term):
@@ -203,8 +246,27 @@ def _converter():
             return None
         found = cache.get(term)
         if found is None:
-            found = cache[term] = to_rdflib(term)
+            found = cache[term] = make(term)
         return found
+
+    return convert
+
+
+def _plain_converter():
+    """pyoxigraph term -> ``plain_value(to_rdflib(term))``: IRIs, strings and language strings straight from
+    Oxigraph (most cells, often all); other literals through rdflib, cached (numbers, dates, booleans)."""
+    ox = _pyoxigraph()
+    named, literal = ox.NamedNode, ox.Literal
+    string = ox.NamedNode(_XSD_STRING)
+    typed = _converter(lambda term: plain_value(to_rdflib(term)))
+
+    def convert(term):
+        kind = type(term)
+        if kind is named:
+            return term.value
+        if kind is literal and (term.language or term.datatype == string):
+            return term.value
+        return typed(term)
 
     return convert
 
@@ -403,4 +465,5 @@ def _pyoxigraph():
 
 
 __all__ = ["SparqlEngine", "RdflibEngine", "OxigraphEngine", "open_engine", "load_oxigraph", "bind_values", "sparql_term",
-           "to_rdflib", "ENGINES", "OXIGRAPH_FOLDER"]
+           "to_rdflib", "OxigraphSolutions", "ENGINES",
+           "OXIGRAPH_FOLDER"]
