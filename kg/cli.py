@@ -173,10 +173,37 @@ def _bindings(context, parameter, items: tuple[str, ...]) -> dict[str, str]:
     return bindings
 
 
+class SafeOutput:
+    """Standard output as a text stream for long answers: buffered, control characters escaped (terminal_text)."""
+
+    def __init__(self, size: int = 1 << 20) -> None:
+        self.parts: list[str] = []
+        self.held, self.size, self.last = 0, size, "\n"
+
+    def write(self, text: str) -> None:
+        if text:
+            self.parts.append(text)
+            self.held += len(text)
+            self.last = text[-1]
+            if self.held >= self.size:
+                self.flush()
+
+    def flush(self) -> None:
+        echo_text("".join(self.parts), nl=False)
+        self.parts, self.held = [], 0
+
+    def close(self) -> None:
+        """Flush, ending the output with a newline."""
+        self.write("" if self.last == "\n" else "\n")
+        self.flush()
+
+
 @cli.command()
 @click.argument("query")
 @store_option
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "tsv", "srj", "srx"]), default="table",
+              show_default=True, help="Ours: table, csv (formula-like cells get a leading ', as in `export`), json "
+                                      "(a list of records). SPARQL's: tsv, srj (results JSON), srx (results XML).")
 @click.option("--bind", multiple=True, metavar="NAME=VALUE", callback=_bindings,
               help="Bind a query variable to a string value (repeatable).")
 @click.option("--engine", type=click.Choice(["auto", "rdflib", "oxigraph"]), default="auto", show_default=True,
@@ -184,11 +211,14 @@ def _bindings(context, parameter, items: tuple[str, ...]) -> dict[str, str]:
                    "reference). 'auto': Oxigraph whenever the store has it.")
 @translate_errors
 def sparql(query, store, fmt, bind, engine) -> None:
-    """Run a SPARQL query given inline or as a .rq file (see queries/)."""
+    """Run a SPARQL query given inline or as a .rq file (see queries/); the answer is streamed to stdout."""
+    from kg.export import spreadsheet_cell
     from kg.sparql import read_query
 
-    text = Tsunagari.open(store).sparql(read_query(query), bind, engine=engine).format(fmt)
-    echo_text(text, nl=not text.endswith("\n"))
+    result = Tsunagari.open(store).sparql(read_query(query), bind, engine=engine)
+    out = SafeOutput()
+    result.write(out, fmt, cell=spreadsheet_cell if fmt == "csv" else None)
+    out.close()
 
 
 @cli.command()
