@@ -153,6 +153,20 @@ def test_numbers_duplicates_and_bad_rows(tmp_path):
     assert len(labels) == 1                      # the second spelling of あ, on the one organisation
 
 
+def test_the_report_lives_with_the_build_and_similarity_needs_no_facade():
+    import ast
+
+    import kg
+    import kg.build
+
+    assert kg.BuildReport is kg.build.BuildReport
+    for module in ("similar", "build", "families", "ranking", "profiles", "store", "viewdb"):
+        tree = ast.parse((ROOT / "kg" / f"{module}.py").read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        assert "kg.api" not in imported and "kg.cli" not in imported, module
+
+
 def test_a_failed_build_leaves_nothing(tmp_path):
     source = write_csv(tmp_path / "list.csv", [["団体名", "取組名", "活動地域"], ["あ", "い", "東京都"]])
     with pytest.raises(SourceError, match="fiscal"):
