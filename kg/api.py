@@ -160,12 +160,10 @@ class Tsunagari:
 
         Returns a kg.validate.ValidationResult (``conforms``, ``violations``, ``warnings``, ``text``).
         """
-        from kg.engines import OXIGRAPH_FOLDER, OxigraphEngine
+        from kg.engines import open_engine
         from kg.validate import validate_store
 
-        folder = self.folder / OXIGRAPH_FOLDER
-        engine = OxigraphEngine.open(folder) if folder.is_dir() else OxigraphEngine.load(self.folder / "graph.nt")
-        return validate_store(engine.store)
+        return validate_store(open_engine(self.folder, "oxigraph").store)
 
     # -- similarity ------------------------------------------------------------------------------
     @cached_property

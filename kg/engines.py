@@ -34,9 +34,10 @@ from rdflib.namespace import XSD
 
 from kg.parameters import bind_values, sparql_term
 from kg.sparql import STANDARD_FORMATS, QueryError, SparqlResult, plain_value, run_query
+from kg.store import GRAPH, OXIGRAPH
 from kg.vocab import PREFIXES
 
-OXIGRAPH_FOLDER = "oxigraph"
+OXIGRAPH_FOLDER = OXIGRAPH             # the name of a generation's Oxigraph folder (kg.store owns it)
 ENGINES = ("rdflib", "oxigraph")
 INSTALL_HINT = "the Oxigraph engine needs pyoxigraph: pip install 'pyoxigraph>=0.5,<0.6'"
 
@@ -204,13 +205,13 @@ def open_engine(generation: Path, engine: str = "auto", *, graph: Graph | None =
     graph.nt; "oxigraph" without an ``oxigraph/`` folder loads graph.nt into memory.
     """
     generation = Path(generation)
-    folder = generation / OXIGRAPH_FOLDER
+    folder = generation / OXIGRAPH
     if engine == "auto":
         engine = "oxigraph" if folder.is_dir() else "rdflib"
     if engine == "oxigraph":
-        return OxigraphEngine.open(folder) if folder.is_dir() else OxigraphEngine.load(generation / "graph.nt")
+        return OxigraphEngine.open(folder) if folder.is_dir() else OxigraphEngine.load(generation / GRAPH)
     if engine == "rdflib":
-        return RdflibEngine(graph) if graph is not None else RdflibEngine.from_ntriples(generation / "graph.nt")
+        return RdflibEngine(graph) if graph is not None else RdflibEngine.from_ntriples(generation / GRAPH)
     raise QueryError(f"unknown SPARQL engine {engine!r} — use one of: auto, {', '.join(ENGINES)}")
 
 

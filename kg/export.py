@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from kg.errors import KgError
 
 if TYPE_CHECKING:
-    from kg.api import Tsunagari
+    from kg.shapes import OpenStore
 
 RDF_FORMATS = {"turtle": "turtle", "jsonld": "json-ld", "nt": "nt"}
 
 
-def export(kg: "Tsunagari", fmt: str) -> bytes:
+def export(kg: "OpenStore", fmt: str) -> bytes:
     """Serialise the store in one format; see kg.api.EXPORT_FORMATS."""
     if fmt == "nt":
         return kg.generation.graph_file(verify=True).read_bytes()

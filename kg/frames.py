@@ -18,7 +18,7 @@ from kg.errors import KgError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from kg.api import Tsunagari
+    from kg.shapes import OpenStore
 
 LABELS = ("id", "ja", "en")
 PROJECT_COLUMNS = ("id", "fiscal_year", "number", "title", "organization", "legal_form", "prefectures",
@@ -38,7 +38,7 @@ def pandas():
     return pd
 
 
-def projects_frame(kg: "Tsunagari", *, labels: str = "id", sep: str | None = None,
+def projects_frame(kg: "OpenStore", *, labels: str = "id", sep: str | None = None,
                    **filters: Any) -> "pd.DataFrame":
     """One row per project, with its places and concepts as lists (or joined text), filtered like ``projects``.
 
@@ -114,7 +114,7 @@ def results_frame(results: Iterable[dict[str, Any]], *, labels: str = "ja", sep:
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 
-def counts_by_prefecture(kg: "Tsunagari", **filters: Any) -> "pd.DataFrame":
+def counts_by_prefecture(kg: "OpenStore", **filters: Any) -> "pd.DataFrame":
     """Projects per prefecture: all 47 (zeros included), in code order, with their names and block.
 
     A project counts once for each prefecture it serves: one naming the prefecture itself (鳥取県全市町村)
@@ -154,7 +154,7 @@ def counts_by_prefecture(kg: "Tsunagari", **filters: Any) -> "pd.DataFrame":
     return pd.DataFrame(rows)
 
 
-def concept_matrix(kg: "Tsunagari", *, labels: str = "ja", drop_empty: bool = True,
+def concept_matrix(kg: "OpenStore", *, labels: str = "ja", drop_empty: bool = True,
                    **filters: Any) -> "pd.DataFrame":
     """Target groups × themes: how many projects carry both tags (direct tags, no hierarchy).
 

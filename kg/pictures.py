@@ -28,7 +28,7 @@ from kg.errors import KgError
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from kg.api import Tsunagari
+    from kg.shapes import OpenStore
 
 FONT_FAMILY = "IPAexGothic"
 FORMATS = ("png", "svg")
@@ -88,7 +88,7 @@ def prefecture_shapes() -> dict[str, list[tuple[float, float]]]:
     return {code: [(x, y) for x, y in points] for code, points in json.loads(text).items()}
 
 
-def map_figure(kg: "Tsunagari", *, title: str | None = None, **filters: Any) -> "Figure":
+def map_figure(kg: "OpenStore", *, title: str | None = None, **filters: Any) -> "Figure":
     """A choropleth of Japan: projects per prefecture (``kg.frames.counts_by_prefecture``), Okinawa in an inset.
 
     >>> fig = map_figure(kg, block="kinki", title="近畿の事業")      # doctest: +SKIP
@@ -181,7 +181,7 @@ def _label_point(outline: list[tuple[float, float]]) -> tuple[float, float]:
 
 
 # -- the network ---------------------------------------------------------------------------------------------
-def network_figure(kg: "Tsunagari", *, title: str | None = None, list_projects: bool | None = None,
+def network_figure(kg: "OpenStore", *, title: str | None = None, list_projects: bool | None = None,
                    **filters: Any) -> "Figure":
     """The bipartite network of projects and their target groups (``schema:audience`` edges of ``kg.network``).
 
@@ -207,7 +207,7 @@ def network_figure(kg: "Tsunagari", *, title: str | None = None, list_projects: 
                              list_projects)
 
 
-def project_target_group_graph(kg: "Tsunagari", **filters: Any):
+def project_target_group_graph(kg: "OpenStore", **filters: Any):
     """The projects matching ``filters`` and their target groups, as an undirected networkx Graph.
 
     Nodes are IRIs (as in ``kg.network``) with ``kind`` ("project" or "target-group"), ``label`` and

@@ -56,7 +56,7 @@ from kg.graphstore import IRI, GraphStore, PushError, guess_update_endpoint, iri
 from kg.vocab import BASE, SCHEMA, TG
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kg.api import Tsunagari
+    from kg.shapes import OpenStore
 
 DEFAULT_GRAPH_BASE = BASE.rstrip("/")
 # The graph names a push gives under {base}/graph/: the only graphs it ever drops.
@@ -97,7 +97,7 @@ class PushReport:
         return sum(g.triples for g in self.graphs)
 
 
-def partition(kg: "Tsunagari", graph_base: str = DEFAULT_GRAPH_BASE) -> list[NamedGraph]:
+def partition(kg: "OpenStore", graph_base: str = DEFAULT_GRAPH_BASE) -> list[NamedGraph]:
     """Split the store's graph into the named graphs of a push (see the module docstring), catalog last.
 
     >>> [(g.role, g.triples) for g in partition(kg)]          # doctest: +SKIP
@@ -185,7 +185,7 @@ def _catalog(base: str, named: list[NamedGraph], sources: dict[URIRef, str], gra
 
 
 # -- the protocol ----------------------------------------------------------------------------------------------
-def push(kg: "Tsunagari", endpoint: str, *, graph_base: str = DEFAULT_GRAPH_BASE, update_endpoint: str | None = None,
+def push(kg: "OpenStore", endpoint: str, *, graph_base: str = DEFAULT_GRAPH_BASE, update_endpoint: str | None = None,
          timeout: float = 30.0, auth: tuple[str, str] | None = None) -> PushReport:
     """Replace the store's named graphs in a triple store, all or none (see the module docstring).
 

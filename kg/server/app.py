@@ -38,7 +38,7 @@ from kg.server.pages import Unavailable
 from kg.server.worker import QueryPool
 
 if TYPE_CHECKING:
-    from kg.api import Tsunagari
+    from kg.shapes import OpenStore
 
 log = logging.getLogger("kg.server")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -66,7 +66,7 @@ class Limits:
 class Site:
     """Everything the routes share: the store, its Oxigraph database, query workers, templates, menus."""
 
-    def __init__(self, kg: "Tsunagari", limits: Limits) -> None:
+    def __init__(self, kg: "OpenStore", limits: Limits) -> None:
         import jinja2
 
         from kg.engines import OxigraphEngine
@@ -105,16 +105,16 @@ class Site:
     def _oxigraph_folder(self) -> Path:
         """The generation's Oxigraph folder; a store built before every generation had one is loaded into a
         temporary folder once (slower to start, same answers)."""
-        from kg.engines import OXIGRAPH_FOLDER, load_oxigraph
+        from kg.engines import load_oxigraph
 
-        folder = self.kg.folder / OXIGRAPH_FOLDER
+        folder = self.kg.generation.oxigraph_folder
         if folder.is_dir():
             return folder
         log.warning("%s has no Oxigraph database: loading graph.nt into a temporary one "
                     "(rebuild the store with `tsunagari build` to skip this)", self.kg.folder)
         self._temporary = tempfile.TemporaryDirectory(prefix="tsunagari-serve-")
-        folder = Path(self._temporary.name) / OXIGRAPH_FOLDER
-        load_oxigraph(self.kg.store.path("graph.nt"), folder)
+        folder = Path(self._temporary.name) / "oxigraph"
+        load_oxigraph(self.kg.generation.graph_file(), folder)
         return folder
 
     def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200):
@@ -254,7 +254,7 @@ class _App(Starlette):
         return SecurityHeaders(super().build_middleware_stack())
 
 
-def create_app(kg: "Tsunagari", *, timeout: float = 10.0, max_rows: int = 10_000, processes: int = 2,
+def create_app(kg: "OpenStore", *, timeout: float = 10.0, max_rows: int = 10_000, processes: int = 2,
                max_bytes: int | None = 20_000_000, max_memory: int | None = 1024 ** 3, queue: int = 16) -> Starlette:
     """The ASGI app for one opened store: search pages, project pages and the SPARQL endpoint.
 

@@ -168,5 +168,5 @@ async def dump_turtle(request: Request) -> Response:
 async def dump_ntriples(request: Request) -> Response:
     """The whole graph in N-Triples: the store's sorted ``graph.nt``, streamed as it is."""
     site: Site = request.app.state.site
-    return FileResponse(site.kg.store.path("graph.nt"), media_type=formats.GRAPH_FORMATS["nt"][0],
+    return FileResponse(site.kg.generation.graph_file(), media_type=formats.GRAPH_FORMATS["nt"][0],
                         headers={"Content-Disposition": 'inline; filename="tsunagari.nt"'})
