@@ -52,3 +52,15 @@ def test_every_kg_module_has_a_layer(tmp_path):
     assert done.returncode != 0
     assert "kg.orphan" in done.stdout
 
+
+def test_the_cli_registers_its_commands_one_way_without_a_cycle():
+    import grimp
+
+    graph = grimp.build_graph("kg")
+    commands = graph.find_children("kg.cli")
+    assert {"kg.cli.common", "kg.cli.build", "kg.cli.serve"} <= commands
+    for module in commands:             # a command module never imports the package that registers it
+        assert "kg.cli" not in graph.find_modules_directly_imported_by(module), module
+    importers = graph.find_modules_that_directly_import("kg.cli") | {
+        m for c in commands for m in graph.find_modules_that_directly_import(c)}
+    assert importers - commands - {"kg.cli"} == {"kg.__main__"}      # nothing else imports the CLI

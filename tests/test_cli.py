@@ -209,13 +209,13 @@ def test_errors_and_build_validate_lines_never_carry_control_characters(run, bui
 
 
 def test_export_escapes_only_for_a_terminal(run, monkeypatch):
-    import kg.cli
+    import kg.cli.graph
     from kg import Tsunagari
 
     data = '<http://a> <http://b> "x\x1b]0;owned\x07" .\n'.encode("utf-8")
     monkeypatch.setattr(Tsunagari, "export", lambda self, fmt: data)
     assert run("export", "--format", "nt").stdout_bytes == data             # a file or a pipe: exact bytes
-    monkeypatch.setattr(kg.cli, "stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(kg.cli.graph, "stdout_is_terminal", lambda: True)
     to_terminal = shown(run("export", "--format", "nt").output)
     assert [str(o) for o in Graph().parse(data=to_terminal, format="nt").objects()] == ["x\x1b]0;owned\x07"]
 

@@ -17,7 +17,7 @@ from kg.pictures import (  # noqa: E402
     FONT_FAMILY, PictureError, japanese_font, map_figure, network_figure, network_layout, prefecture_shapes,
     project_target_group_graph, save_figure,
 )
-from kg.pictures_cli import graph_picture, map_command  # noqa: E402
+from kg.cli.pictures import graph_picture, map_command  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from kg.api import bundled_source
 from kg.cli import cli
 from kg.graphstore import iri_ref, redact
 from kg.push import PushError, guess_update_endpoint, partition, push
-from kg.push_cli import push as push_command
+from kg.cli.push import push as push_command
 
 OXIGRAPH = shutil.which("oxigraph")
 pytestmark = pytest.mark.skipif(OXIGRAPH is None, reason="the oxigraph CLI is missing: pip install -e '.[test]'")

@@ -21,7 +21,7 @@ from kg import Tsunagari
 from kg.server import create_app
 from kg.server.background import serve_in_thread
 from kg.server import formats
-from kg.server.cli import serve
+from kg.cli.serve import serve
 from kg.server.worker import Job, QueryPool
 
 TIMEOUT = 2.0

@@ -345,7 +345,7 @@ def test_serve_refuses_a_memory_limit_too_small_to_open_the_store(store):
 
 
 def test_size_option_reads_units():
-    from kg.server.cli import Size
+    from kg.cli.serve import Size
 
     size = Size()
     assert [size.convert(v, None, None) for v in ("20MB", "1GiB", "1.5GB", "500000", "0", "none")] == [

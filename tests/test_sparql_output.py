@@ -141,7 +141,7 @@ def test_cli_standard_formats_never_carry_control_characters(built_store, fmt):
 
 def test_cli_output_in_chunks_is_the_whole_answer(kg, monkeypatch):
     printed = []
-    monkeypatch.setattr("kg.cli.echo_text", lambda text, nl=True: printed.append(text))
+    monkeypatch.setattr("kg.cli.common.echo_text", lambda text, nl=True: printed.append(text))
     out = SafeOutput(size=100)
     kg.sparql(ORDERED).write(out, "csv")
     out.close()

@@ -1,17 +1,11 @@
-"""`tsunagari serve`: the click command; kg/cli.py registers it with ``cli.add_command(serve)``.
-
-The --store option and error translation are written out here rather than imported from kg.cli, so
-that kg.cli can import this module at its end without an import cycle.
-"""
+"""`tsunagari serve`: the search pages and the SPARQL endpoint over HTTP (uvicorn loads only when it runs)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import click
 
-from kg.api import DEFAULT_STORE
-from kg.errors import KgError
+from kg.cli.common import echo_text, open_store, store_option, translate_errors
 
 
 class Size(click.ParamType):
@@ -34,8 +28,7 @@ class Size(click.ParamType):
 
 
 @click.command()
-@click.option("--store", type=click.Path(path_type=Path), default=DEFAULT_STORE, show_default=True,
-              help="Store folder.")
+@store_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (127.0.0.1: this machine only).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="TCP port.")
@@ -52,24 +45,20 @@ class Size(click.ParamType):
               help="SPARQL worker processes (queries running at once; each opens the store read-only).")
 @click.option("--queue", type=click.IntRange(0, 10_000), default=16, show_default=True,
               help="SPARQL requests that may wait for a worker; more get 503 'busy' with Retry-After at once.")
+@translate_errors
 def serve(store, host, port, timeout, max_rows, max_bytes, max_memory, processes, queue) -> None:
     """Serve the search pages and a read-only SPARQL endpoint (/sparql) over HTTP."""
     try:
         import uvicorn
 
-        from kg.api import Tsunagari
         from kg.server.app import create_app
     except ImportError as error:
         raise click.ClickException(f"{error} — install the server dependencies: pip install -e .") from None
-    try:
-        app = create_app(Tsunagari.open(store), timeout=timeout, max_rows=max_rows, processes=processes,
-                         max_bytes=max_bytes, max_memory=max_memory, queue=queue)
-        app.state.site.warm()            # start the workers here, so a failure is one clear line
-    except KgError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"serving {store} on http://{host}:{port}/ (SPARQL at /sparql); Ctrl-C stops", err=True)
+    app = create_app(open_store(store), timeout=timeout, max_rows=max_rows, processes=processes,
+                     max_bytes=max_bytes, max_memory=max_memory, queue=queue)
+    app.state.site.warm()            # start the workers here, so a failure is one clear line
+    echo_text(f"serving {store} on http://{host}:{port}/ (SPARQL at /sparql); Ctrl-C stops", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 
 
-if __name__ == "__main__":   # python -m kg.server.cli: the same as `tsunagari serve`
-    serve(prog_name="tsunagari serve")
+COMMANDS = [serve]

@@ -1,7 +1,6 @@
 """`tsunagari map` and `tsunagari graph-picture`: pictures of the store as PNG or SVG files.
 
-The commands attach themselves to the `tsunagari` group when this module is imported; ``kg/cli.py``
-imports it at its end (importing this module first works too). matplotlib loads only when a command runs.
+matplotlib loads only when a command runs.
 """
 from __future__ import annotations
 
@@ -9,15 +8,14 @@ from pathlib import Path
 
 import click
 
-from kg.api import Tsunagari
-from kg.cli import cli, echo_text, filter_options, store_option, translate_errors
+from kg.cli.common import echo_text, filter_options, open_store, store_option, translate_errors
 
 out_option = click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
                           help="Picture file to write: .png or .svg.")
 title_option = click.option("--title", help="Title of the picture (default: what is drawn and the filters).")
 
 
-@cli.command("map")
+@click.command("map")
 @out_option
 @store_option
 @filter_options
@@ -31,11 +29,11 @@ def map_command(out, store, title, **filters) -> None:
     """
     from kg.pictures import map_figure, save_figure
 
-    path = save_figure(map_figure(Tsunagari.open(store), title=title, **filters), out)
+    path = save_figure(map_figure(open_store(store), title=title, **filters), out)
     echo_text(f"wrote {path} ({path.stat().st_size} bytes)", err=True)
 
 
-@cli.command("graph-picture")
+@click.command("graph-picture")
 @out_option
 @store_option
 @filter_options
@@ -50,6 +48,9 @@ def graph_picture(out, store, title, list_projects, **filters) -> None:
     """
     from kg.pictures import network_figure, save_figure
 
-    figure = network_figure(Tsunagari.open(store), title=title, list_projects=list_projects, **filters)
+    figure = network_figure(open_store(store), title=title, list_projects=list_projects, **filters)
     path = save_figure(figure, out)
     echo_text(f"wrote {path} ({path.stat().st_size} bytes)", err=True)
+
+
+COMMANDS = [map_command, graph_picture]

@@ -1,17 +1,13 @@
 """`tsunagari push`: replace the store's named graphs in a triple store (SPARQL 1.1 Graph Store Protocol).
-
-The command attaches itself to the `tsunagari` group when this module is imported (``kg/cli.py`` imports
-it at its end).
 """
 from __future__ import annotations
 
 import click
 
-from kg.api import Tsunagari
-from kg.cli import cli, echo_text, store_option, translate_errors
+from kg.cli.common import echo_text, open_store, store_option, translate_errors
 
 
-@cli.command()
+@click.command()
 @click.option("--endpoint", required=True, metavar="URL",
               help="Graph Store Protocol endpoint, e.g. http://127.0.0.1:7878/store (Oxigraph) or "
                    "http://localhost:3030/ds/data (Fuseki); http://USER:PASSWORD@host/... sends basic auth.")
@@ -36,7 +32,7 @@ def push(endpoint, store, graph_base, update_endpoint, timeout, user, password) 
     """
     from kg.push import DEFAULT_GRAPH_BASE, push as push_graphs     # rdflib loads only when pushing
 
-    kg = Tsunagari.open(store)
+    kg = open_store(store)
     if user is not None and password is None:
         password = click.prompt(f"password for {user}", hide_input=True)
     auth = (user, password) if user is not None else None
@@ -52,3 +48,6 @@ def push(endpoint, store, graph_base, update_endpoint, timeout, user, password) 
                   "--graph-base")
     echo_text(f"pushed {len(report.graphs)} graphs, {report.triples} triples to {report.endpoint} "
               f"in {report.seconds:.1f}s")
+
+
+COMMANDS = [push]
