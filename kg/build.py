@@ -113,7 +113,11 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
         vectors = None
         if embed:
             with steps("embed"):
-                vectors = _embed(stream, draft, model=model, encoder=encoder, input_hash=digest, progress=progress)
+                from kg.similar import embeddings_errors
+
+                with embeddings_errors():        # the model's and the index's errors as KgErrors
+                    vectors = _embed(stream, draft, model=model, encoder=encoder, input_hash=digest,
+                                     progress=progress)
             if similar_links and stream.views.count:
                 with steps("link"):
                     _link(stream, draft, vectors, similar_links, progress)

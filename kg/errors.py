@@ -46,3 +46,16 @@ class ValidationError(KgError):
 
 class ShapesError(KgError):
     """The SHACL shapes use a construct the validator cannot check (it names the shape and the construct)."""
+
+
+class EmbeddingError(KgError):
+    """The embedding model or the stored vectors failed (kg.similar turns the ``embeddings`` package's
+    errors into these, so callers catch only KgError)."""
+
+
+class ModelError(EmbeddingError):
+    """The embedding model cannot be loaded or run here (the message says why and what to install or pass)."""
+
+
+class VectorsError(EmbeddingError, StoreError):
+    """The store's vectors are damaged, or were made from other input or with another model: rebuild."""

@@ -1,4 +1,6 @@
-"""Projects like this one: the kg module that calls `embeddings` (with kg.meaning), only when needed.
+"""Projects like this one, by stored vectors and concepts: the kg module that calls `embeddings`, lazily.
+
+It is the seam with the ``embeddings`` package: its errors become KgErrors here (``embeddings_errors``).
 
 ``similar`` uses the stored vectors (no model, no torch); ``search`` encodes the query text with the
 model the store was built with (the default model through onnxruntime, without torch), adds the
@@ -12,12 +14,13 @@ tg:similarTo links, families group them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kg.errors import KgError, NotFound
+from kg.errors import KgError, ModelError, NotFound, VectorsError
 from kg.filters import ProjectFilter
 from kg.profiles import ProfileTable
 from kg.progress import Progress
@@ -34,6 +37,29 @@ LINK_BATCH = 256
 
 class NoVectors(KgError):
     """The store was built without embeddings."""
+
+
+@contextmanager
+def embeddings_errors(*, running_model: bool = False) -> Iterator[None]:
+    """The seam with ``embeddings``: its errors become KgErrors (ModelError, VectorsError) with the same message.
+
+    With ``running_model``, any error of the block is the model failing to run (onnxruntime and torch raise
+    their own untyped errors), so wrap only the encoder call in that case.
+    """
+    from embeddings.errors import EmbeddingsError, IndexCorrupt, IndexMismatch
+
+    try:
+        yield
+    except (IndexMismatch, IndexCorrupt) as error:
+        raise VectorsError(str(error)) from error
+    except EmbeddingsError as error:
+        raise ModelError(str(error)) from error
+    except KgError:
+        raise
+    except Exception as error:
+        if not running_model:
+            raise
+        raise ModelError(f"the embedding model failed: {error}") from error
 
 
 def project_text(view: dict[str, Any], recipe: str = DEFAULT_RECIPE) -> str:
@@ -126,13 +152,14 @@ class Similarity:
     @classmethod
     def open(cls, generation: Generation, *, weights: Weights | None = None, encoder=None) -> "Similarity":
         """Open the vectors, profiles and views of a store generation; refuses vectors built from other input."""
-        from embeddings import VectorIndex
-
         manifest = generation.manifest()
         if "vectors" not in manifest:
             raise NoVectors(f"{generation.folder.parent}: the store has no vectors — rebuild with "
                             "`tsunagari build --embed`")
-        index = VectorIndex.load(generation.vectors_folder, expect={"input_hash": manifest["input_hash"]})
+        with embeddings_errors():
+            from embeddings import VectorIndex
+
+            index = VectorIndex.load(generation.vectors_folder, expect={"input_hash": manifest["input_hash"]})
         profiles = ProfileTable.load(generation.path(PROFILES), index.ids)
         return cls(ViewTable(generation.views_file), index, manifest["vectors"]["model"], weights=weights,
                    encoder=encoder, meanings=generation.vectors_folder, profiles=profiles,
@@ -146,7 +173,8 @@ class Similarity:
     @property
     def encoder(self):
         if self._encoder is None:
-            self._encoder = make_encoder(self.model.get("source", "default"), self.model.get("dim"))
+            with embeddings_errors():
+                self._encoder = make_encoder(self.model.get("source", "default"), self.model.get("dim"))
         return self._encoder
 
     def similar(self, project_id: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
@@ -156,8 +184,9 @@ class Similarity:
             close = close_ids(project_id, self.views)
             raise NotFound(f"no project {project_id!r}" + (f" — did you mean {', '.join(close)}?" if close else ""))
         allowed = self._allowed(filters)
-        vector = self.index.vector(project_id)
-        hits = self._hits(vector, top, allowed, exclude=project_id)
+        with embeddings_errors():
+            vector = self.index.vector(project_id)
+            hits = self._hits(vector, top, allowed, exclude=project_id)
         query = self.profiles.query(self.profiles.profile(row), row)
         return self.ranker.rank(query, hits, top=top, exclude=project_id)
 
@@ -167,9 +196,12 @@ class Similarity:
         if not text:
             raise KgError("empty search text — type what you are looking for, e.g. \"men's shed\" or 不登校")
         self._check_model()
-        vector = self.encoder.encode([text])[0]
-        hits = self._hits(vector, top, self._allowed(filters))
-        return self.ranker.rank(self.profile(text, vector), hits, top=top, coverage=self.query_coverage)
+        with embeddings_errors(running_model=True):
+            vector = self.encoder.encode([text])[0]
+        with embeddings_errors():
+            hits = self._hits(vector, top, self._allowed(filters))
+            profile = self.profile(text, vector)
+        return self.ranker.rank(profile, hits, top=top, coverage=self.query_coverage)
 
     def profile(self, text: str, vector) -> Profile:
         """A text query's profile: concepts by label and rule (these win), then by meaning, and places."""
@@ -196,16 +228,15 @@ class Similarity:
                 self.meanings = ConceptMeanings.load(self.meanings, schemes, self.model)
             except ConceptVectorsError:
                 # A store built before concept vectors existed (or by the bulk build): make them now.
-                self.meanings = ConceptMeanings.build(schemes, self.encoder)
+                with embeddings_errors():
+                    self.meanings = ConceptMeanings.build(schemes, self.encoder)
         return self.meanings
 
     def _check_model(self) -> None:
-        from embeddings import IndexMismatch
-
         stored, current = self.model, self.encoder.model_info()
         differing = sorted(k for k in ("name", "version", "dim", "prefix") if stored.get(k) != current.get(k))
         if differing:
-            raise IndexMismatch(f"the store was embedded with {stored.get('name')!r} but the query model is "
+            raise VectorsError(f"the store was embedded with {stored.get('name')!r} but the query model is "
                                 f"{current.get('name')!r} ({', '.join(differing)} differ) — rebuild with "
                                 f"`tsunagari build --model ...` or search with the store's model")
 

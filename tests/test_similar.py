@@ -128,6 +128,59 @@ def test_search_with_another_model_is_refused(store):
         kg.search("居場所")
 
 
+# -- errors at the seam with `embeddings` (issue 11): they arrive as KgErrors, the CLI catches only those --
+
+def test_embeddings_errors_become_kg_errors(tmp_path, store):
+    import shutil
+
+    from embeddings import HashingEncoder
+    from kg.errors import ModelError, StoreError, VectorsError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    (Tsunagari.open(copy).folder / "vectors" / "index.faiss").write_bytes(b"broken")
+    with pytest.raises(VectorsError, match="index.faiss") as raised:
+        Tsunagari.open(copy).similar(P(1))
+    assert isinstance(raised.value, StoreError) and isinstance(raised.value, KgError)
+    with pytest.raises(VectorsError, match="rebuild"):                 # embedded with another model
+        Tsunagari.open(store, encoder=HashingEncoder(dim=128)).search("居場所")
+
+    class Broken(HashingEncoder):
+        def encode(self, texts):
+            raise RuntimeError("the model weights are corrupt")
+
+    with pytest.raises(ModelError, match="the model weights are corrupt"):
+        Tsunagari.open(store, encoder=Broken(dim=256)).search("居場所")
+
+
+def test_a_missing_model_is_a_kg_error_and_one_cli_line(tmp_path, store):
+    import shutil
+
+    from kg.errors import ModelError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    manifest_path = Tsunagari.open(copy).folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["vectors"]["model"].update(source=str(tmp_path / "no-such-model"), name="missing-model")
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match="does not exist"):
+        Tsunagari.open(copy).search("居場所")
+    result = CliRunner().invoke(cli, ["search", "居場所", "--store", str(copy)])
+    assert result.exit_code == 1 and "does not exist" in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
+def test_only_the_similarity_seam_calls_embeddings():
+    import grimp
+
+    graph = grimp.build_graph("kg", "embeddings")
+    callers = {m for m in graph.find_modules_that_directly_import("embeddings") if m.startswith("kg")}
+    for module in graph.find_children("embeddings"):
+        callers |= {m for m in graph.find_modules_that_directly_import(module) if m.startswith("kg")}
+    assert callers <= {"kg.similar", "kg.meaning", "kg.build"}, callers
+
+
 def test_similar_does_not_import_torch_or_the_model(store):
     code = (f"import sys; from kg.cli import cli; sys.argv=['tsunagari','similar','{P(35)}','--store',"
             f"r'{store}','--json']\ntry:\n    cli()\nexcept SystemExit:\n    pass\n"

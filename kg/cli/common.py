@@ -15,7 +15,6 @@ from typing import Any, Callable, TypeVar
 import click
 
 from kg.api import DEFAULT_STORE, Tsunagari
-from embeddings.errors import EmbeddingsError
 from kg.errors import KgError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,7 +55,7 @@ def translate_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (KgError, EmbeddingsError) as error:
+        except KgError as error:      # embeddings' errors arrive as KgErrors too (kg.similar)
             raise fail(str(error)) from None
     return wrapper  # type: ignore[return-value]
 

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from kg.errors import KgError, NotFound
+from kg.errors import EmbeddingError, KgError, NotFound
 from kg.server import facets, pages, protocol
 from kg.server.pages import Unavailable
 from kg.server.worker import QueryPool
@@ -144,12 +144,10 @@ class Site:
     def _model_call(call: Callable[..., Any], *args: Any, **options: Any) -> Any:
         try:
             return call(*args, **options)
-        except KgError:
-            raise
-        except Exception as error:
-            # The vectors and the model are read by the `embeddings` package, whose errors (and torch's)
-            # are not KgErrors: at this seam any of them means "search is unavailable", never a 500.
-            log.exception("search failed")
+        except EmbeddingError as error:
+            # The model or the vectors (kg.similar turns the embeddings package's errors and a model
+            # failing to run into these): search is unavailable, never a 500.
+            log.warning("search is unavailable: %s", error)
             raise Unavailable(f"search is unavailable: {error}") from None
 
     def suggest(self, text: str, n: int = 5) -> list[dict[str, Any]]:
