@@ -7,23 +7,18 @@
 from __future__ import annotations
 
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
 from kg.build import BuildReport
 from kg.errors import NotFound, StoreError
+from kg.sources import bundled_source
 from kg.store import Store
 
 DEFAULT_STORE = Path("tsunagari-store")
 EXPORT_FORMATS = ("turtle", "jsonld", "nt", "graphml", "gexf", "csv")
 
 __all__ = ["Tsunagari", "BuildReport", "bundled_source", "DEFAULT_STORE", "EXPORT_FORMATS"]
-
-
-def bundled_source() -> Path:
-    """The FY2024 Cabinet Office list shipped with the package (see README for attribution)."""
-    return Path(str(resources.files("kg").joinpath("data/r6_kodoku_koritsu_npo_model_projects.txt")))
 
 
 class Tsunagari:
@@ -57,6 +52,8 @@ class Tsunagari:
         """Read sources (default: the bundled list), build and validate the graph, write the store atomically.
 
         A source named "bundled" is the FY2024 list shipped with the package, so it can be merged with others.
+        ``fiscal_year`` and ``programme`` override what the sources state (not the bundled list's); where a
+        source states another, the report's warnings say so.
 
         With ``embed``, project texts are embedded with ``model`` (or a ready ``encoder``) and the
         ``similar_links`` most similar projects of each are linked in the graph (0: none).

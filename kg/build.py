@@ -73,7 +73,8 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
     Args:
         paths: the sources (.txt document, .csv, .tsv, .xlsx), merged in this order.
         store: where the generation goes.
-        fiscal_year, programme: for sources that do not state them.
+        fiscal_year, programme: override what the sources state (kg.sources.open_source), with a warning
+            where they differ.
         embed: embed project texts with ``model`` (or a ready ``encoder``) for ``similar`` and ``search``,
             and link each project to its ``similar_links`` most similar (0: no links).
         progress: a kg.progress.Progress, or True/False/None for bars on stderr (None: if a terminal).

@@ -161,3 +161,34 @@ def test_a_row_with_an_unresolvable_region_loads_with_a_warning(tmp_path):
     (warning,) = [w for w in report.warnings if "全国" in w.message]
     assert (warning.row, warning.column) == (2, "活動地域/region")
     assert kg.project("p-fy2025-001")["regions"] == []
+
+
+# -- issue 12 item 5: --fiscal-year and --programme override what a source states, never silently ----------
+
+def test_the_options_override_a_lists_year_and_programme_with_one_warning_each(tmp_path):
+    from conftest import write_csv
+
+    rows = [["年度", "programme", "団体名", "取組名", "活動地域"]]
+    rows += [["2024", "cao-kodoku-npo-model", f"団体{i}", f"取組{i}", "東京都豊島区"] for i in range(3)]
+    source = write_csv(tmp_path / "list.csv", rows)
+    kg, report = Tsunagari.build([source], tmp_path / "s", fiscal_year=2025, programme="my-programme")
+    assert {(p["fiscal_year"], p["programme"]) for p in kg.projects()} == {(2025, "my-programme")}
+    shown = [str(w) for w in report.warnings]
+    assert len(shown) == 2, shown                   # once per stated value, not once per row
+    assert "list.csv:2 (年度/fiscal year): warning: the row states '2024'; --fiscal-year 2025 overrides it" in shown[0]
+    assert "--programme my-programme overrides it" in shown[1]
+    same, report = Tsunagari.build([source], tmp_path / "t", fiscal_year=2024)   # the same year: nothing to say
+    assert report.warnings == [] and {p["fiscal_year"] for p in same.projects()} == {2024}
+
+
+def test_the_option_overrides_a_documents_title_but_not_the_bundled_list(tmp_path, document):
+    copy = tmp_path / "r6.txt"
+    copy.write_bytes(document.read_bytes())
+    kg, report = Tsunagari.build([copy], tmp_path / "s", fiscal_year=2025, programme="my-programme")
+    assert {(p["fiscal_year"], p["programme"]) for p in kg.projects()} == {(2025, "my-programme")}
+    first = [str(w) for w in report.warnings if w.row == 1]
+    assert any("r6.txt:1 (年度/fiscal year): warning: the title states FY2024 (令和6年度); --fiscal-year 2025 "
+               "overrides it" in w for w in first), first
+    assert any("--programme my-programme overrides it" in w for w in first), first
+    bundled, report = Tsunagari.build(["bundled"], tmp_path / "b", fiscal_year=2025)
+    assert {p["fiscal_year"] for p in bundled.projects()} == {2024} and report.warnings == []

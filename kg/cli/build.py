@@ -12,8 +12,10 @@ from kg.cli.common import echo_text, store_option, translate_errors
 @click.command()
 @click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
 @store_option
-@click.option("--fiscal-year", type=int, help="Fiscal year of sources that do not state it.")
-@click.option("--programme", help="Programme id of sources that do not state it (see kg/data/programmes.csv).")
+@click.option("--fiscal-year", type=int,
+              help="Fiscal year of the sources: overrides what they state, with a warning (not the bundled list's).")
+@click.option("--programme",
+              help="Programme id of the sources (kg/data/programmes.csv): overrides what they state, with a warning.")
 @click.option("--embed/--no-embed", default=True, show_default=True,
               help="Also embed project texts for `similar` and `search` (loads the model).")
 @click.option("--model", default="default", show_default=True,

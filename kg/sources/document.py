@@ -12,7 +12,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from kg.errors import SourceError
+from kg.errors import RowError, SourceError
 from kg.normalize.text import clean
 from kg.sources.fields import is_header, map_header, parse_fiscal_year
 from kg.sources.highlights import link_highlights, parse_highlights
@@ -43,21 +43,30 @@ def read_extract(extract: Extract, *, file: str, sha256: str, fiscal_year: int |
                  programme: str | None, pdf: bool = False) -> SourceRead:
     """Rows and highlights from what a layout (or the PDF reader) found."""
     title = document_title(extract)
-    # The document states its year and programme; the options are fallbacks for documents that do not.
+    result = SourceRead(file=file, title=title, sha256=sha256)
+    # The title states the year and programme; the options override it, with a warning where they differ.
     match = _FY.search(title)
-    fiscal_year = (parse_fiscal_year(match.group(1) + match.group(2)) if match else None) or fiscal_year
+    stated_year = parse_fiscal_year(match.group(1) + match.group(2)) if match else None
+    if fiscal_year is not None and stated_year is not None and stated_year != fiscal_year:
+        result.problems.append(_overridden(file, "年度/fiscal year", f"FY{stated_year} ({match.group(0)})",
+                                           f"--fiscal-year {fiscal_year}"))
+    fiscal_year = fiscal_year if fiscal_year is not None else stated_year
     if fiscal_year is None:
         raise SourceError(f"{file}:1: no fiscal year (令和N年度) in the title {title!r} — pass --fiscal-year")
     found = programme_for_title(title)
-    programme = found.id if found else programme
+    if programme is not None:
+        programme = programme_by_id(programme).id
+        if found and found.id != programme:
+            result.problems.append(_overridden(file, "programme", found.id, f"--programme {programme}"))
+    programme = programme if programme is not None else (found.id if found else None)
     if programme is None:
         raise SourceError(f"{file}:1: unknown programme for title {title!r} — pass --programme ID "
                           "or add a row to kg/data/programmes.csv")
     programme = programme_by_id(programme).id
 
-    result = SourceRead(file=file, title=title, sha256=sha256)
     result.problems.extend(extract.problems)
     header: dict[str, int] | None = None
+    noted: set[tuple[str, str]] = set()
     for row in extract.rows:
         if is_header(row.cells):
             if header is None:
@@ -65,11 +74,16 @@ def read_extract(extract: Extract, *, file: str, sha256: str, fiscal_year: int |
             header = map_header(row.cells)
         elif header is not None and any(cell.strip() for cell in row.cells):
             result.add(*row_from_cells(row.cells, header, file=file, line=row.line, page=row.page,
-                                       fiscal_year=fiscal_year, programme=programme))
+                                       fiscal_year=fiscal_year, programme=programme, noted=noted))
     if header is None:
         raise SourceError(f"{file}: no table header (団体名, 取組名, 活動地域) found — is this the programme document?")
     link_highlights(result, parse_highlights(paragraphs(extract.summary)), pdf=pdf)
     return result
+
+
+def _overridden(file: str, column: str, stated: str, option: str) -> RowError:
+    return RowError(file, 1, column, f"the title states {stated}; {option} overrides it",
+                    f"drop {option.split()[0]} to keep what the document states", "warning")
 
 
 def document_title(extract: Extract) -> str:

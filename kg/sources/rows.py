@@ -8,7 +8,7 @@ from kg.sources.programmes import programme_by_id
 
 _LABELS = {"organization": "団体名/organization", "title": "取組名/title", "region": "活動地域/region",
            "prior_adoption": "R5採択/prior adoption", "number": "No./number", "fiscal_year": "年度/fiscal year",
-           "description": "概要/description", "category": "区分/category"}
+           "description": "概要/description", "category": "区分/category", "programme": "programme"}
 
 
 def header_problems(cells: list[str], *, file: str, line: int, page: int | None = None) -> list[RowError]:
@@ -23,10 +23,13 @@ def header_problems(cells: list[str], *, file: str, line: int, page: int | None 
 def row_from_cells(
     cells: list[str], header: dict[str, int], *, file: str, line: int,
     fiscal_year: int | None, programme: str | None, page: int | None = None,
+    noted: set[tuple[str, str]] | None = None,
 ) -> tuple[SourceRow | None, list[RowError]]:
     """Build a SourceRow from cells; a row missing its organisation or title is skipped with an error.
 
-    ``page`` is given for PDF rows: ``line`` is then the row of the table on that page.
+    ``fiscal_year`` and ``programme`` (the build's options) override what a row states; where they differ,
+    the row gets a warning, once per stated value and column when ``noted`` (a set kept per source) is
+    given. ``page`` is given for PDF rows: ``line`` is then the row of the table on that page.
     """
     problems: list[RowError] = []
 
@@ -57,18 +60,29 @@ def row_from_cells(
     if any(p.level == "error" for p in problems):
         return None, problems
 
+    def overridden(column: str, stated: str, option: str) -> None:
+        if noted is None or (column, stated) not in noted:
+            problem(column, f"the row states {stated!r}; {option} overrides it",
+                    f"drop {option.split()[0]} to keep what the source states"
+                    + ("; rows stating the same are not listed" if noted is not None else ""), "warning")
+        if noted is not None:
+            noted.add((column, stated))
+
     year = fiscal_year
-    if "fiscal_year" in header and cell("fiscal_year"):
-        year = parse_fiscal_year(cell("fiscal_year"))
+    stated_year = parse_fiscal_year(cell("fiscal_year")) if cell("fiscal_year") else None
+    if fiscal_year is None and cell("fiscal_year"):
+        year = stated_year
         if year is None:
             problem("fiscal_year", f"cannot read fiscal year {cell('fiscal_year')!r}",
                     "write it as 2024, FY2024, R6 or 令和6年度")
             return None, problems
+    elif cell("fiscal_year") and stated_year != fiscal_year:
+        overridden("fiscal_year", cell("fiscal_year"), f"--fiscal-year {fiscal_year}")
     if year is None:
         problem("fiscal_year", "no fiscal year for this row",
                 "add a 年度/fiscal_year column or pass --fiscal-year")
         return None, problems
-    prog = cell("programme") or programme
+    prog = programme or cell("programme")
     if not prog:
         problem("programme", "no programme for this row", "add a programme column or pass --programme")
         return None, problems
@@ -77,6 +91,8 @@ def row_from_cells(
     except SourceError as error:
         problem("programme", str(error), "fix the programme cell")
         return None, problems
+    if programme and cell("programme") and cell("programme") not in (programme, prog):
+        overridden("programme", cell("programme"), f"--programme {prog}")
 
     prior = parse_flag(cell("prior_adoption"))
     if prior is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
+from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -58,15 +59,25 @@ class Source:
         return {row.number for row, _ in self.rows() if row is not None and row.number is not None}
 
 
+def bundled_source() -> Path:
+    """The FY2024 Cabinet Office list shipped with the package (see README for attribution)."""
+    return Path(str(resources.files("kg").joinpath("data/r6_kodoku_koritsu_npo_model_projects.txt")))
+
+
 def open_source(path: Path | str, *, fiscal_year: int | None = None, programme: str | None = None) -> Source:
     """Open any supported source: the programme document (.pdf, or its text as .txt) or a list (.csv, .tsv, .xlsx).
 
-    Raises SourceError when the file is missing or cannot be decoded; rows with problems are not
-    errors here: ``rows()`` yields them with their located problems.
+    ``fiscal_year`` and ``programme`` override what the source states (its title, or a row's 年度 and
+    programme cells); where they differ, the rows carry a warning. They do not apply to the bundled list
+    (``bundled_source``): its year and programme are known, and a build merging it with a new list names
+    the new list's year. Raises SourceError when the file is missing or cannot be decoded; rows with
+    problems are not errors here: ``rows()`` yields them with their located problems.
     """
     from kg.sources.programmes import programme_by_id
 
     path = Path(path)
+    if path.is_file() and path.resolve() == bundled_source().resolve():
+        fiscal_year = programme = None
     if path.is_dir():
         raise SourceError(f"{path}: is a directory — give the list file itself (.pdf, .txt, .csv, .tsv or .xlsx)")
     if not path.is_file():

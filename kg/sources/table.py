@@ -57,6 +57,7 @@ def iter_rows(records: Iterable[tuple[int, list[str] | None, list[RowError]]], f
     record that could not be read (its problems say why).
     """
     header: dict[str, int] | None = None
+    noted: set[tuple[str, str]] = set()     # stated values an option overrides, warned about once
     for line, cells, problems in records:
         if cells is not None and header is None and is_header(cells):
             header = map_header(cells)
@@ -64,7 +65,7 @@ def iter_rows(records: Iterable[tuple[int, list[str] | None, list[RowError]]], f
             problems = problems + header_problems(cells, file=file, line=line)
         elif cells is not None and header is not None and any(c.strip() for c in cells) and not is_header(cells):
             row, more = row_from_cells(cells, header, file=file, line=line, fiscal_year=fiscal_year,
-                                       programme=programme)
+                                       programme=programme, noted=noted)
             yield row, problems + more
             continue
         if problems:
