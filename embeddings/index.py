@@ -126,6 +126,11 @@ class VectorIndex:
         """All ids, sorted."""
         return self._ids
 
+    @property
+    def faiss_index(self) -> Any:
+        """The FAISS index itself (row i is ``ids[i]``), for benchmarks that call FAISS directly."""
+        return self._index
+
     def vector(self, pid: str) -> np.ndarray:
         """The stored (normalised) vector of ``pid``; KeyError if absent."""
         row = self._rows.get(pid)

@@ -10,9 +10,6 @@ from kg.normalize.concepts import ConceptSchemes
 from kg.normalize.regions import Gazetteer, Region
 from kg.normalize.text import fold_place_name, nfkc_without_spaces
 
-# The filters a project list takes, and the view field each looks at (kg.viewdb indexes the same facets).
-KINDS = ("prefecture", "municipality", "block", "target_group", "theme", "fiscal_year", "legal_form")
-
 
 def facets_of(view: dict[str, Any]) -> set[tuple[str, str]]:
     """The (kind, value) pairs a filter can select a project view by.

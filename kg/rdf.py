@@ -80,10 +80,6 @@ def _text(value: str, lang: str = "ja") -> str:
     return nt_literal(value, lang)
 
 
-def _typed(value: Any, datatype: Any) -> str:
-    return nt_literal(str(value), datatype=str(datatype))
-
-
 def _bool(value: bool) -> str:
     return nt_literal("true" if value else "false", datatype=str(XSD.boolean))
 

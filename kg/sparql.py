@@ -222,7 +222,10 @@ def _json_term(term: Any) -> dict[str, str]:
 
 
 def read_query(text_or_file: str) -> str:
-    """A query given inline, as a file path, or as the name of a file in queries/ ('projects_per_prefecture')."""
+    """A query given inline or as the path of a file (``queries/projects_per_prefecture.rq``).
+
+    A ``.rq`` path that does not exist is a QueryError; any other text is taken as the query itself.
+    """
     path = Path(text_or_file)
     if text_or_file.endswith(".rq") or (len(text_or_file) < 200 and path.is_file()):
         if not path.is_file():

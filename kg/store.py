@@ -192,10 +192,6 @@ class Store:
             raise StoreError(f"{folder}: the store is incomplete (no {MANIFEST}) — {REBUILD}")
         return Generation(folder)
 
-    def manifest(self) -> dict[str, Any]:
-        """The live generation's manifest (see Generation.manifest)."""
-        return self.generation().manifest()
-
     def path(self, name: str) -> Path:
         """A file of the live generation, or a clear error if it is missing."""
         return self.generation().path(name)

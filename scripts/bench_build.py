@@ -9,7 +9,6 @@ process loads the model) and warm search latency through the API. Runs offline o
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -18,6 +17,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from kg import Tsunagari
 
 RUSAGE = ("import resource, runpy, sys; sys.argv = ['tsunagari'] + sys.argv[1:]\n"
           "try:\n    runpy.run_module('kg', run_name='__main__')\nexcept SystemExit:\n    pass\n"
@@ -48,17 +49,13 @@ def main() -> None:
         for label, extra in (("build, no embeddings", ["--no-embed"]), ("build, hashing vectors", ["--model", "hashing"]),
                              ("build, e5 model (cached)", [])):
             seconds, peak, _ = median_of(args.runs, ["build", "--store", store, *extra])
-            triples = json.loads((Path(store) / (Path(store) / "CURRENT").read_text().strip() / "manifest.json")
-                                 .read_text())["counts"]["triples"]
+            triples = Tsunagari.open(store).manifest["counts"]["triples"]
             rows.append((label, f"{seconds:.2f} s", f"{peak} MB", f"{triples:,} triples"))
         pid = "cao-kodoku-npo-model-fy2024-035"
         seconds, peak, _ = median_of(args.runs, ["similar", pid, "--store", store, "--json"])
         rows.append(("`tsunagari similar` end to end (no model)", f"{seconds:.2f} s", f"{peak} MB", ""))
         seconds, peak, _ = median_of(args.runs, ["search", "men's shed", "--store", store, "--json"])
         rows.append(("`tsunagari search` cold (loads the model)", f"{seconds:.2f} s", f"{peak} MB", ""))
-        sys.path.insert(0, str(Path(__file__).parents[1]))
-        from kg import Tsunagari
-
         kg = Tsunagari.open(store)
         queries = ["men's shed", "不登校の子ども", "은둔형 외톨이", "帮助外国人", "food bank for families"]
         kg.search(queries[0])                       # load the model once

@@ -39,9 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kg import bundled_source
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-TITLES_FILE = REPO / "kg" / "data" / "r6_kodoku_koritsu_npo_model_projects.txt"
+TITLES_FILE = bundled_source()
 DIM = 384
 
 
@@ -142,7 +143,7 @@ def titles() -> list[str]:
 
 
 def run(code: str, *args: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
                           timeout=1800)
     if done.returncode != 0:
@@ -211,7 +212,7 @@ def bench_search(runs: int) -> list[str]:
     """Cold `tsunagari search` end to end (fresh process: wall and CPU seconds) and warm API search."""
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         store = Path(tmp) / "store"
-        env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         subprocess.run([sys.executable, "-m", "kg", "build", "--store", str(store)], env=env, check=True,
                        capture_output=True, timeout=1800)
         lines = ["| what | wall s (median) | CPU s (median) | peak RSS MiB | runs |", "|---|---|---|---|---|"]
@@ -294,8 +295,8 @@ def bench_faiss(n: int, n_queries: int, efs: list[int], nprobes: list[int], ivf:
     t = time.perf_counter()
     flat = VectorIndex.build(vectors, ids, kind="flat")
     build = time.perf_counter() - t
-    _, truth = flat._index.search(queries, 10)        # batched exact search: the ground truth
-    p50, p95, found = latencies(lambda q: flat._index.search(q, 10)[1][0], queries, min(n_queries, 100))
+    _, truth = flat.faiss_index.search(queries, 10)        # batched exact search: the ground truth
+    p50, p95, found = latencies(lambda q: flat.faiss_index.search(q, 10)[1][0], queries, min(n_queries, 100))
     row("exact (IndexFlatIP)", "-", build, p50, p95, recall(found, truth))
     p50, p95, found = latencies(lambda q: [int(h[0][1:]) for h in flat.search(q, 10)[0]], queries,
                                 min(n_queries, 100))
@@ -306,7 +307,7 @@ def bench_faiss(n: int, n_queries: int, efs: list[int], nprobes: list[int], ivf:
     t = time.perf_counter()
     hnsw = VectorIndex.build(vectors, ids, kind="hnsw")
     build = time.perf_counter() - t
-    index = hnsw._index
+    index = hnsw.faiss_index
     for ef in efs:
         params = faiss.SearchParametersHNSW(efSearch=ef)
         p50, p95, found = latencies(lambda q: index.search(q, 10, params=params)[1][0], queries, n_queries)

@@ -31,6 +31,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from kg.store import GRAPH, OXIGRAPH, VIEWS, Generation
+
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = sorted((REPO / "queries").glob("*.rq"))
 STEPS = ("read+normalise+write", "organisations+regions", "embed", "link", "sort", "load", "validate")
@@ -89,7 +91,7 @@ print(json.dumps({"seconds": time.perf_counter() - t, "rows": rows}))
 
 
 def run(code: str, *args, timeout: float | None = None) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", PRELUDE + code, *map(str, args)], env=env, capture_output=True,
                           text=True, timeout=timeout)
     if done.returncode != 0:
@@ -99,7 +101,7 @@ def run(code: str, *args, timeout: float | None = None) -> dict:
 
 def command(*args, timeout: float | None = None) -> dict:
     """A `tsunagari` command in a fresh process: wall seconds, exit code (None: cut at the timeout)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = dict(os.environ)
     start = time.perf_counter()
     try:
         done = subprocess.run([sys.executable, "-m", "kg", *map(str, args)], env=env, capture_output=True,
@@ -115,7 +117,7 @@ def serve(store: Path, timeout: float = 600) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = dict(os.environ)
     start = time.perf_counter()
     server = subprocess.Popen([sys.executable, "-m", "kg", "serve", "--store", str(store), "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -171,11 +173,11 @@ def bench_size(n: int, tmp: Path, args) -> dict:
     result: dict = {"n": n, "csv_mb": csv_path.stat().st_size / 1e6}
     log = lambda text: print(f"[{n:,}] {text}", file=sys.stderr, flush=True)  # noqa: E731
     plain = run(BUILD, csv_path, tmp / f"plain-{n}", "none")
-    generation = Path(plain["generation"])
+    generation = Generation(Path(plain["generation"]))
     result["build"] = plain
-    result["sizes"] = {"graph.nt": (generation / "graph.nt").stat().st_size / 1e6,
-                       "oxigraph": folder_mb(generation / "oxigraph"),
-                       "projects.sqlite": (generation / "projects.sqlite").stat().st_size / 1e6}
+    result["sizes"] = {GRAPH: generation.graph_file().stat().st_size / 1e6,
+                       OXIGRAPH: folder_mb(generation.oxigraph_folder),
+                       VIEWS: generation.views_file.stat().st_size / 1e6}
     log(f"build {plain['wall']:.0f} s, {plain['triples']:,} triples")
     store = tmp / f"hashing-{n}"
     result["build_hashing"] = run(BUILD, csv_path, store, "hashing")
@@ -187,13 +189,13 @@ def bench_size(n: int, tmp: Path, args) -> dict:
         command("similar", result["access"]["some_id"], "--store", store, "--json")["seconds"] for _ in range(3))
     log(f"similar end to end {result['similar_cli']:.2f} s; access {result['access']}")
     if "validate" not in args.skip:
-        result["validate"] = command("validate", "--store", generation.parent, timeout=args.limit)
+        result["validate"] = command("validate", "--store", generation.folder.parent, timeout=args.limit)
         log(f"validate {result['validate']}")
     if "queries" not in args.skip:
         result["queries"] = {}
         for query in QUERIES:
             try:
-                result["queries"][query.name] = run(QUERY, generation / "oxigraph", query, timeout=args.limit)
+                result["queries"][query.name] = run(QUERY, generation.oxigraph_folder, query, timeout=args.limit)
             except subprocess.TimeoutExpired:
                 result["queries"][query.name] = {"timeout": args.limit}
         log("queries done")

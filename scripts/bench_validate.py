@@ -10,7 +10,6 @@ wall time of ``tsunagari validate`` end to end in a fresh process. Make a store 
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import subprocess
 import sys
@@ -27,14 +26,13 @@ def main() -> None:
 
     import pyoxigraph
 
-    from kg.engines import OXIGRAPH_FOLDER
     from kg.store import Store
     from kg.validate import result_of, shape_checks
     from kg.validate.run import run_checks, store_terms
 
     generation = Store(args.store).generation()
-    counts = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))["counts"]
-    store = pyoxigraph.Store.read_only(str(generation / OXIGRAPH_FOLDER))
+    counts = generation.manifest()["counts"]
+    store = pyoxigraph.Store.read_only(str(generation.oxigraph_folder))
     timings: list[tuple[float, float, int, str]] = []
     wall, cpu = time.perf_counter(), time.process_time()
     checks = shape_checks(store)

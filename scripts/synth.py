@@ -38,13 +38,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from kg import bundled_source
+from kg.normalize.organizations import parse_organization
+from kg.normalize.regions import Gazetteer
 
-from kg.normalize.organizations import parse_organization  # noqa: E402
-from kg.normalize.regions import Gazetteer  # noqa: E402
-
-DOCUMENT = REPO / "kg" / "data" / "r6_kodoku_koritsu_npo_model_projects.txt"
+DOCUMENT = bundled_source()
 HEADER = ["No.", "団体名", "取組名", "活動地域", "R5採択", "概要", "区分", "年度", "programme"]
 YEARS = range(2019, 2027)
 # id, first fiscal year, share of organisations

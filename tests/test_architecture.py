@@ -64,3 +64,17 @@ def test_the_cli_registers_its_commands_one_way_without_a_cycle():
     importers = graph.find_modules_that_directly_import("kg.cli") | {
         m for c in commands for m in graph.find_modules_that_directly_import(c)}
     assert importers - commands - {"kg.cli"} == {"kg.__main__"}      # nothing else imports the CLI
+
+
+def test_scripts_use_the_installed_package_and_no_private_names():
+    import ast
+
+    for script in sorted((ROOT / "scripts").glob("*.py")):
+        text = script.read_text(encoding="utf-8")
+        assert "sys.path" not in text and '"PYTHONPATH"' not in text, script.name
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("kg", "embeddings"):
+                assert not any(alias.name.startswith("_") for alias in node.names), (script.name, node.module)
+                assert not any(part.startswith("_") for part in node.module.split(".")), (script.name, node.module)
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                assert isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"), (script.name, node.attr)

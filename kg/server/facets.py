@@ -16,7 +16,6 @@ from typing import Any, Iterable
 
 from kg.vocab import BASE, PREFIXES
 
-REGION = f"{BASE}region/"
 BLOCK = f"{BASE}region/block/"
 _PREFIXES = {name: str(namespace) for name, namespace in PREFIXES.items()}
 

@@ -34,7 +34,6 @@ GRAPH_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 OXIGRAPH_NAMES = {"turtle": "TURTLE", "json-ld": "JSON_LD", "nt": "N_TRIPLES", "xml": "RDF_XML"}
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
 
 class NotAcceptable(ValueError):

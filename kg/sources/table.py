@@ -9,7 +9,6 @@ from kg.sources.fields import HEADERS, REQUIRED, SourceRow, is_header, map_heade
 from kg.sources.read import SourceRead
 from kg.sources.rows import header_problems, row_from_cells
 
-ENCODINGS = ("utf-8-sig", "cp932")
 BOM = b"\xef\xbb\xbf"
 
 
