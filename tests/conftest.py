@@ -10,6 +10,13 @@ from kg.api import bundled_source
 HEADER_JA = ["団体名", "取組名", "活動地域", "R5採択"]
 
 
+def pytest_collection_modifyitems(items):
+    """A test of the real model is slow too, so `pytest -m "not slow"` (the fast lane) leaves it out."""
+    for item in items:
+        if item.get_closest_marker("model") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_addoption(parser):
     parser.addoption("--model-cache", default=None, metavar="DIR",
                      help="cache root for the rebuilt embedding model (default: the user cache)")

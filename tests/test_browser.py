@@ -14,6 +14,8 @@ from kg import Tsunagari
 from kg.server import create_app
 from kg.server.background import serve_in_thread
 
+pytestmark = pytest.mark.slow      # Chromium
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

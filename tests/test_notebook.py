@@ -12,6 +12,8 @@ pytest.importorskip("ipykernel")
 
 from kg import Tsunagari  # noqa: E402
 
+pytestmark = pytest.mark.slow      # runs the notebook in a kernel
+
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 NOTEBOOK = NOTEBOOKS / "explore.ipynb"
 

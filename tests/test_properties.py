@@ -5,12 +5,15 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kg.assemble import assemble
 from kg.errors import KgError
 from kg.sources import read_source
+
+pytestmark = pytest.mark.slow      # big property runs (hypothesis)
 
 LINES = Path(__file__).parents[1].joinpath("kg", "data", "r6_kodoku_koritsu_npo_model_projects.txt") \
     .read_text(encoding="utf-8").splitlines()

@@ -26,7 +26,8 @@ from kg.push import PushError, guess_update_endpoint, partition, push
 from kg.cli.push import push as push_command
 
 OXIGRAPH = shutil.which("oxigraph")
-pytestmark = pytest.mark.skipif(OXIGRAPH is None, reason="the oxigraph CLI is missing: pip install -e '.[test]'")
+pytestmark = [pytest.mark.skipif(OXIGRAPH is None, reason="the oxigraph CLI is missing: pip install -e '.[test]'"),
+              pytest.mark.slow]      # a real Oxigraph server
 SMALL_CSV = Path(__file__).parent / "data" / "small.csv"
 
 

@@ -24,6 +24,8 @@ from kg.server import formats
 from kg.cli.serve import serve
 from kg.server.worker import Job, QueryPool
 
+pytestmark = pytest.mark.slow      # a real uvicorn server and worker processes
+
 TIMEOUT = 2.0
 MAX_ROWS = 1000
 MEN_SHED = "cao-kodoku-npo-model-fy2024-035"        # 空家再生型メンズシェッド…, 新城市 232211

@@ -31,6 +31,8 @@ from kg.server import create_app
 from kg.server.background import serve_in_thread
 from kg.server.worker import Job, QueryPool
 
+pytestmark = pytest.mark.slow      # real servers, slow queries, memory limits
+
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i FILTER(?c = ?i && ?a != ?g && ?e = ?h) }"
 COUNT = "SELECT (COUNT(?p) AS ?n) WHERE { ?p a schema:Project }"
 DOUBLING = "".join(f"BIND(CONCAT(?x{i},?x{i}) AS ?x{i + 1}) " for i in range(25))
