@@ -246,7 +246,7 @@ def _load(model: str | Path, device: str):
         except ImportError as e:
             raise ModelUnavailable(f"the embedding model needs torch and sentence-transformers "
                                    f"({INSTALL_HINT})") from e
-        kwargs = {"model_kwargs": {"dtype": torch.float32}} if device == "cpu" else {}
+        kwargs: dict[str, Any] = {"model_kwargs": {"dtype": torch.float32}} if device == "cpu" else {}
         try:
             return SentenceTransformer(str(model), device=device, local_files_only=True, **kwargs)
         except Exception as e:  # OSError, ValueError, hub errors: all mean "not usable locally"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -93,7 +93,7 @@ class VectorIndex:
             raise TypeError(f"id {bad} is {type(ids[bad]).__name__}, not str")
         if len(set(ids)) != len(ids):
             seen: set[str] = set()
-            dup = sorted({pid for pid in ids if pid in seen or seen.add(pid)})
+            dup = sorted({pid for pid in ids if pid in seen or _added(seen, pid)})
             raise ValueError(f"duplicate ids: {', '.join(map(repr, dup[:5]))}")
         if kind == "auto":
             kind = "hnsw" if len(ids) >= AUTO_HNSW_THRESHOLD else "flat"
@@ -181,7 +181,7 @@ class VectorIndex:
         if again:
             for j, hits in zip(again, self._exact(q[again], rows, kk)):
                 out[j] = hits
-        return out
+        return cast("list[list[tuple[str, float]]]", out)      # every None was filled in above
 
     def _rows_of(self, allowed: set[str]) -> np.ndarray:
         if isinstance(allowed, str):
@@ -416,3 +416,9 @@ def _atomic(path: Path, write) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _added(seen: set[str], item: str) -> bool:
+    """Add ``item`` to ``seen``; False, so that a comprehension can record what it has met."""
+    seen.add(item)
+    return False

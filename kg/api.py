@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 from kg.build import BuildReport
 from kg.errors import NotFound, StoreError
+from kg.shapes import ProjectView, Result
 from kg.sources import bundled_source
 from kg.store import Store
 
@@ -81,24 +82,24 @@ class Tsunagari:
     def projects(self, *, prefecture: str | None = None, municipality: str | None = None,
                  block: str | None = None, target_group: str | None = None, theme: str | None = None,
                  fiscal_year: int | None = None, legal_form: str | None = None,
-                 limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+                 limit: int | None = None, offset: int = 0) -> list[ProjectView]:
         """Projects as dicts in id order, filtered. Region filters take a name (鳥取県, Tottori) or a code;
         concept filters take an id and include narrower concepts (children includes school-refusal).
         ``limit`` and ``offset`` give one page of the list."""
         keep = self._filter(prefecture=prefecture, municipality=municipality, block=block,
                             target_group=target_group, theme=theme, fiscal_year=fiscal_year, legal_form=legal_form)
-        return self.views.select(keep.conditions, limit=limit, offset=offset)
+        return cast("list[ProjectView]", self.views.select(keep.conditions, limit=limit, offset=offset))
 
     def count(self, **filters: Any) -> int:
         """How many projects pass the filters (the same as ``len(projects(**filters))``, without reading them)."""
         return self.views.count(self._filter(**filters).conditions)
 
-    def project(self, project_id: str) -> dict[str, Any]:
+    def project(self, project_id: str) -> ProjectView:
         """One project by id; an unknown id raises NotFound with the closest ids."""
         from kg.viewdb import close_ids
 
         try:
-            return self.views[project_id]
+            return cast(ProjectView, self.views[project_id])
         except KeyError:
             pass
         close = close_ids(project_id, self.views)
@@ -157,10 +158,12 @@ class Tsunagari:
 
         Returns a kg.validate.ValidationResult (``conforms``, ``violations``, ``warnings``, ``text``).
         """
-        from kg.engines import open_engine
+        from kg.engines import OxigraphEngine
         from kg.validate import validate_store
 
-        return validate_store(open_engine(self.folder, "oxigraph").store)
+        folder = self.generation.oxigraph_folder
+        engine = OxigraphEngine.open(folder) if folder.is_dir() else OxigraphEngine.load(self.generation.graph_file())
+        return validate_store(engine.store)
 
     # -- similarity ------------------------------------------------------------------------------
     @cached_property
@@ -170,14 +173,14 @@ class Tsunagari:
 
         return Similarity.open(self.generation, encoder=self._encoder)
 
-    def similar(self, project_id: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
+    def similar(self, project_id: str, *, top: int = 10, **filters: Any) -> list[Result]:
         """Projects like one project, best first, each with ``why`` (shared concepts, embedding, region).
 
         Uses stored vectors only: no model is loaded.
         """
         return self.similarity.similar(project_id, top=top, **filters)
 
-    def search(self, text: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
+    def search(self, text: str, *, top: int = 10, **filters: Any) -> list[Result]:
         """Projects matching free text in any language, best first, each with ``why``."""
         return self.similarity.search(text, top=top, **filters)
 

@@ -146,7 +146,8 @@ class Assembler:
             cache = self._tag_cache[name]
             tags = cache.get(text)
             if tags is None:
-                tags = self.concepts.tag(*[text if f == name else None for f in FIELDS])
+                fields = {f: (text if f == name else None) for f in FIELDS}      # one field at a time
+                tags = self.concepts.tag(**fields)  # type: ignore[arg-type]  # title may be None here
                 if len(cache) >= TAG_CACHE:
                     cache.clear()
                 cache[text] = tags

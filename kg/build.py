@@ -182,6 +182,8 @@ class _Stream:
         self.programmes: set[str] = set()
         self.years: set[int] = set()
         self.lines = 0
+        self.index: Any = None           # the vector index and ranking table, once embedded (_embed)
+        self.table: Any = None
 
     def add(self, project, source_sha: str) -> None:
         from kg.filters import facets_of
@@ -250,6 +252,7 @@ def _embed(stream: _Stream, draft, *, model: str, encoder, input_hash: str, prog
     suggestions = write_concept_vectors(draft.generation.vectors_folder, encoder, stream.views.in_id_order(),
                                         matrix if matrix is not None else [])
     del matrix
+    assert stream.profiles is not None           # made whenever embed is on
     table = stream.profiles.table(by_meaning=suggestions)
     table.save(draft.generation.folder / PROFILES)
     stream.index, stream.table = index, table

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from kg.errors import KgError
 
@@ -60,7 +60,7 @@ COLUMNS = ("id", "fiscal_year", "number", "title", "organization", "legal_form",
            "region_codes", "prefectures", "target_groups", "themes", "prior_adoption")
 
 
-def projects_csv(projects: list[dict]) -> str:
+def projects_csv(projects: Iterable[Mapping[str, Any]]) -> str:
     """One row per project; lists joined with ';' so the file opens in a spreadsheet.
 
     Text cells are quoted (a line break or carriage return in one stays inside it) and those that a

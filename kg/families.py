@@ -36,13 +36,13 @@ def families(similarity: Similarity, k: int = 5, resolution: float = 1.0,
     groups = nx.community.louvain_communities(graph, weight="weight", resolution=resolution, seed=SEED)
     table, schemes, idf = similarity.profiles, similarity.ranker.schemes, similarity.ranker.idf
     titles = _titles(similarity)
-    found = []
+    found: list[dict[str, Any]] = []
     for members in groups:
         members = sorted(members)
-        counts = Counter(key for pid in members for key in table.concepts(table.row(pid)))
+        counts: Counter[tuple[str, str]] = Counter(key for pid in members for key in table.concepts(_row(table, pid)))
         # Dominant = frequent in the family and rare overall.
         scored = sorted(counts, key=lambda c: (-counts[c] * idf.get(c, 1.0), c))[:3]
-        concepts = [{"scheme": s, "id": c, "ja": schemes.get(s, c).ja, "en": schemes.get(s, c).en,
+        concepts: list[dict[str, Any]] = [{"scheme": s, "id": c, "ja": schemes.get(s, c).ja, "en": schemes.get(s, c).en,
                      "members": counts[(s, c)]} for s, c in scored]
         found.append({
             "name_en": " / ".join(c["en"] for c in concepts) or "mixed",
@@ -62,3 +62,10 @@ def _titles(similarity: Similarity) -> dict[str, str]:
     if hasattr(views, "titles"):
         return views.titles()
     return {pid: view["title"] for pid, view in views.items()}
+
+
+def _row(table, project_id: str) -> int:
+    row = table.row(project_id)
+    if row is None:
+        raise KeyError(project_id)          # a family member is always in the table
+    return row

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from kg.errors import NotFound
 from kg.normalize.concepts import ConceptSchemes
@@ -11,7 +11,7 @@ from kg.normalize.regions import Gazetteer, Region
 from kg.normalize.text import fold_place_name, nfkc_without_spaces
 
 
-def facets_of(view: dict[str, Any]) -> set[tuple[str, str]]:
+def facets_of(view: Mapping[str, Any]) -> set[tuple[str, str]]:
     """The (kind, value) pairs a filter can select a project view by.
 
     A municipality filter keeps a ward's project too (the ward's parent is the city), and a region

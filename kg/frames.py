@@ -11,14 +11,14 @@ Every function reads the project views of the store (``kg.projects()``), so its 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from kg.errors import KgError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from kg.shapes import OpenStore
+    from kg.shapes import OpenStore, Result
 
 LABELS = ("id", "ja", "en")
 PROJECT_COLUMNS = ("id", "fiscal_year", "number", "title", "organization", "legal_form", "prefectures",
@@ -71,8 +71,8 @@ def projects_frame(kg: "OpenStore", *, labels: str = "id", sep: str | None = Non
             "municipalities": [r["name"] for r in local],
             "municipality_codes": [r["code"] for r in local if r["code"]],
             "blocks": _unique(blocks[r["block"]] for r in p["regions"] if r["block"]),
-            "target_groups": [t[labels] for t in p["target_groups"]],
-            "themes": [t[labels] for t in p["themes"]],
+            "target_groups": [_label(t, labels) for t in p["target_groups"]],
+            "themes": [_label(t, labels) for t in p["themes"]],
             "prior_adoption": bool(p["prior_adoption"]), "region_text": p["region_text"],
             "programme": p["programme"],
         }
@@ -83,7 +83,7 @@ def projects_frame(kg: "OpenStore", *, labels: str = "id", sep: str | None = Non
     return frame.sort_values(["fiscal_year", "number", "id"], ignore_index=True)
 
 
-def results_frame(results: Iterable[dict[str, Any]], *, labels: str = "ja", sep: str = "、") -> "pd.DataFrame":
+def results_frame(results: Iterable[Result], *, labels: str = "ja", sep: str = "、") -> "pd.DataFrame":
     """``similar``/``search`` results as a table, one row per result, with ``why`` flattened into columns.
 
     >>> results_frame(kg.similar("cao-kodoku-npo-model-fy2024-035", top=5))   # doctest: +SKIP
@@ -102,8 +102,8 @@ def results_frame(results: Iterable[dict[str, Any]], *, labels: str = "ja", sep:
     _check_labels(labels)
     rows = []
     for rank, r in enumerate(results, start=1):
-        why = r["why"]
-        names = lambda key: sep.join(c[labels] for c in why.get(key, []))  # noqa: E731
+        why: Mapping[str, Any] = r["why"]
+        names = lambda key: sep.join(_label(c, labels) for c in why.get(key, []))  # noqa: E731
         rows.append({
             "rank": rank, "id": r["id"], "title": r["title"], "organization": r["organization"],
             "regions": sep.join(r["regions"]), "score": r["score"], "embedding": why["embedding"],
@@ -183,7 +183,7 @@ def concept_matrix(kg: "OpenStore", *, labels: str = "ja", drop_empty: bool = Tr
     for p in kg.projects(**filters):
         for group in p["target_groups"]:
             for theme in p["themes"]:
-                matrix.loc[group[labels], theme[labels]] += 1
+                matrix.loc[_label(group, labels), _label(theme, labels)] += 1
     if drop_empty:
         matrix = matrix.loc[matrix.sum(axis=1) > 0, matrix.sum(axis=0) > 0]
     return matrix
@@ -203,6 +203,11 @@ def _block_labels(labels: str) -> dict[str, str]:
 
 def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
+
+
+def _label(concept: Mapping[str, Any], labels: str) -> str:
+    """A concept's id, Japanese or English label (``labels``, checked by _check_labels)."""
+    return concept[labels]
 
 
 __all__ = ["projects_frame", "results_frame", "counts_by_prefecture", "concept_matrix"]

@@ -24,7 +24,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -151,7 +151,7 @@ class ConceptMeanings:
                                           round(float(z[i]), 2)))
         return found
 
-    def suggest(self, views: list[dict[str, Any]], vectors: np.ndarray, *,
+    def suggest(self, views: Iterable[dict[str, Any]], vectors: np.ndarray, *,
                 threshold: float = SUGGEST_THRESHOLD) -> dict[str, list[MeaningMatch]]:
         """Concepts suggested for projects in the schemes where their rules found nothing.
 

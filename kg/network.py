@@ -1,9 +1,12 @@
 """The NetworkX projection of the RDF graph: same node ids as the IRIs, typed edges."""
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
+from rdflib.term import Node
 
 from kg.vocab import PREFIXES, TG
 
@@ -13,7 +16,7 @@ NODE_TYPES = ("schema:Project", "schema:Organization", "schema:AdministrativeAre
               "prov:Entity", "skos:ConceptScheme", "tg:SimilarityLink")
 
 
-def qname(graph: Graph, term: URIRef) -> str:
+def qname(graph: Graph, term: Node) -> str:
     """Prefixed name with the project prefixes (schema:areaServed), else the full IRI."""
     for prefix, namespace in sorted(PREFIXES.items(), key=lambda item: -len(str(item[1]))):
         if str(term).startswith(str(namespace)):
@@ -27,13 +30,13 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
     Tag assignments are not nodes: their evidence is put on the project -> concept edge instead.
     """
     result = nx.MultiDiGraph()
-    kinds: dict[URIRef, str] = {}
+    kinds: dict[Any, str] = {}      # rdflib's Node is not orderable to mypy; these are URIRefs
     for subject, kind in graph.subject_objects(RDF.type):
         name = qname(graph, kind)
         if name in NODE_TYPES and (subject not in kinds or NODE_TYPES.index(name) < NODE_TYPES.index(kinds[subject])):
             kinds[subject] = name
     for node in sorted(kinds):
-        attributes = {"type": kinds[node]}
+        attributes: dict[str, Any] = {"type": kinds[node]}
         for predicate, value in sorted(graph.predicate_objects(node)):
             if isinstance(value, Literal):
                 key = qname(graph, predicate)
@@ -56,10 +59,10 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
     return result
 
 
-def _tag_evidence(graph: Graph) -> dict[tuple[URIRef, URIRef], tuple[str, str]]:
+def _tag_evidence(graph: Graph) -> dict[tuple[Node, Node | None], tuple[str, str]]:
     """(project, concept) -> (matched words, fields), merged over the per-field assignments."""
-    words: dict[tuple[URIRef, URIRef], set[str]] = {}
-    fields: dict[tuple[URIRef, URIRef], set[str]] = {}
+    words: dict[tuple[Node, Node | None], set[str]] = {}
+    fields: dict[tuple[Node, Node | None], set[str]] = {}
     for project, assignment in graph.subject_objects(TG.tag):
         key = (project, graph.value(assignment, TG.concept))
         words.setdefault(key, set()).update(str(w) for w in graph.objects(assignment, TG.evidence))

@@ -10,6 +10,7 @@ escaped and read back through Oxigraph's parser: a value is one term, whatever c
 from __future__ import annotations
 
 import re
+from typing import Any, Iterable, cast
 
 from rdflib import Literal, URIRef
 
@@ -149,7 +150,7 @@ def _read_back(text: str):
     """The one term Oxigraph's SPARQL parser reads from ``text`` (None if it does not read exactly one)."""
     import pyoxigraph as ox
     try:
-        rows = list(ox.Store().query(f"SELECT ?value WHERE {{ VALUES ?value {{ {text} }} }}"))
+        rows = list(cast(Iterable[Any], ox.Store().query(f"SELECT ?value WHERE {{ VALUES ?value {{ {text} }} }}")))
     except (SyntaxError, ValueError, OSError):
         return None
     return rows[0]["value"] if len(rows) == 1 else None

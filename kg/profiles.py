@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ class Profile:
     by_meaning: tuple[tuple[str, str, float], ...] = ()
 
 
-def profile_of(view: dict[str, Any]) -> Profile:
+def profile_of(view: Mapping[str, Any]) -> Profile:
     """The ranking profile of a project view (see kg.views.project_view)."""
     concepts = {(scheme, t["id"]) for scheme, key in SCHEMES for t in view[key]}
     places = {r["code"] for r in view["regions"] if r["code"] and r["level"] != "prefecture"}
@@ -86,7 +86,7 @@ class ProfileBuilder:
         self.sets: dict[tuple[tuple[int, ...], tuple[tuple[int, float], ...]], int] = {}
         self.rows: list[tuple[str, int, int, int, tuple[int, ...], str, int]] = []
 
-    def add(self, view: dict[str, Any], by_meaning: tuple[tuple[str, str, float], ...] = ()) -> None:
+    def add(self, view: Mapping[str, Any], by_meaning: tuple[tuple[str, str, float], ...] = ()) -> None:
         """One project view (any order; the table is sorted by id), with the concepts suggested for it
         by meaning, if any."""
         profile = profile_of(view)
@@ -183,9 +183,11 @@ class ProfileTable:
 
     def save(self, path: Path) -> None:
         """Write the arrays and their labels to one .npz file (``ids`` are the vector index's)."""
-        np.savez(path, **self.a, count=np.int64(len(self.ids)), keys=np.array(["\t".join(k) for k in self.keys]),
-                 prefectures=np.array(self.prefectures), blocks=np.array(self.blocks),
-                 organizations=_pack(self.organizations))
+        arrays: dict[str, Any] = {**self.a, "count": np.int64(len(self.ids)),
+                                  "keys": np.array(["\t".join(k) for k in self.keys]),
+                                  "prefectures": np.array(self.prefectures), "blocks": np.array(self.blocks),
+                                  "organizations": _pack(self.organizations)}
+        np.savez(path, **arrays)
 
     @classmethod
     def load(cls, path: Path, ids: Sequence[str], schemes: ConceptSchemes | None = None) -> "ProfileTable":
@@ -245,10 +247,11 @@ class ProfileTable:
             return Query(profile, self.expanded_sets[int(a["set_of"][row])],
                          frozenset(a["place_codes"][a["place_ptr"][row]:a["place_ptr"][row + 1]].tolist()),
                          int(a["prefecture_mask"][row]), int(a["block_mask"][row]), int(a["org_of"][row]))
+        assert profile is not None, "a profile or a row"
         weights = self.expand(profile.concepts, profile.by_meaning)
         places = frozenset(int(c) for c in profile.places if c.isdigit())
-        prefectures = sum(1 << i for i, c in enumerate(self.prefectures) if c in profile.prefectures)
-        blocks = sum(1 << i for i, b in enumerate(self.blocks) if b in profile.blocks)
+        prefectures: int = sum(1 << i for i, c in enumerate(self.prefectures) if c in profile.prefectures)
+        blocks: int = sum(1 << i for i, b in enumerate(self.blocks) if b in profile.blocks)
         known = profile.organization is not None and profile.organization in self.organizations
         org = self.organizations.index(profile.organization) if known else -1
         return Query(profile, weights, places, prefectures, blocks, org)
@@ -370,7 +373,7 @@ class _Packed(Sequence):
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return self.data[self.offsets[i]:self.offsets[i + 1]].decode("utf-8")
 
     def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:

@@ -47,10 +47,11 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, VOID
+from rdflib.term import Node
 
 from kg.graphstore import IRI, GraphStore, PushError, guess_update_endpoint, iri_ref, redact
 from kg.vocab import BASE, SCHEMA, TG
@@ -105,12 +106,13 @@ def partition(kg: "OpenStore", graph_base: str = DEFAULT_GRAPH_BASE) -> list[Nam
     """
     base = graph_base.rstrip("/")
     graph = kg.graph
-    sources = {URIRef(s): str(graph.value(s, TG.sha256)) for s in graph.subjects(RDF.type, PROV.Entity)}
+    sources: dict[Any, str] = {URIRef(str(s)): str(graph.value(s, TG.sha256))
+                               for s in graph.subjects(RDF.type, PROV.Entity)}
     owners = _owners(graph, set(sources))
     parts: dict[str, Graph] = {}
     roles: dict[str, tuple[str, str | None]] = {}
 
-    def target(role: str, source: URIRef | None = None) -> Graph:
+    def target(role: str, source: Node | None = None) -> Graph:
         iri = f"{base}/graph/{sources[source][:16]}" if source is not None else f"{base}/graph/{role}"
         if iri not in parts:
             parts[iri] = Graph()
@@ -138,11 +140,11 @@ def _is_schema(node) -> bool:
     return isinstance(node, URIRef) and str(node).startswith(SCHEMA_PREFIXES)
 
 
-def _owners(graph: Graph, sources: set[URIRef]) -> dict[URIRef, set[URIRef]]:
+def _owners(graph: Graph, sources: set[Node]) -> dict[Node, set[Node]]:
     """For each node, the sources whose projects reach it (see the module docstring)."""
-    projects = set(graph.subjects(RDF.type, SCHEMA.Project))
-    owners: dict[URIRef, set[URIRef]] = {s: {s} for s in sources}
-    by_prefix = {}
+    projects: set[Any] = set(graph.subjects(RDF.type, SCHEMA.Project))
+    owners: dict[Node, set[Node]] = {s: {s} for s in sources}
+    by_prefix: dict[str, Node] = {}
     for project in sorted(projects):
         source = graph.value(project, PROV.wasDerivedFrom)
         if source is None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from kg.normalize.concepts import ConceptSchemes
 from kg.profiles import ANCESTOR_DISCOUNT, SCHEMES, Profile, ProfileTable, Query, profile_of
+from kg.shapes import ConceptLabel, Result, Why
 
 __all__ = ["Weights", "Profile", "Ranker", "profile_of", "SCHEMES", "ANCESTOR_DISCOUNT"]
 
@@ -110,7 +111,7 @@ class Ranker:
         same_org = self.table.same_organization(query, rows)
         w = self.weights
         score = w.embedding * relative + w.concepts * concept + w.region * region + w.organization * same_org
-        picked = range(len(ids))
+        picked: range | list[int] = range(len(ids))
         if top is not None and top < len(ids):
             # Rounding moves a score by 5e-7 at most: nothing 1e-6 below the top-th can reach the top.
             kth = np.partition(score, len(score) - top)[len(score) - top]
@@ -127,24 +128,25 @@ class Ranker:
                                                                coverage=coverage)]
 
     def rank(self, query: Profile | Query, embedding: dict[str, float], *, top: int,
-             exclude: str | None = None, coverage: bool = False) -> list[dict[str, Any]]:
+             exclude: str | None = None, coverage: bool = False) -> list[Result]:
         """Rank candidates (the keys of ``embedding``: cosine per project id) with reasons, best first."""
         if isinstance(query, Profile):
             query = self.table.query(query)
         best = self.scores(query, embedding, top=top, exclude=exclude, coverage=coverage)
         views = self.views.many([pid for _, pid, *_ in best]) if hasattr(self.views, "many") else self.views
-        results = []
+        results: list[Result] = []
         for score, pid, concept, region, same_org in best:
             row = self.table.row(pid)
+            assert row is not None          # every ranked id is in the table
             exact, broader, meant = self._shared(query, self.table.profile(row),
                                                  self.table.weights(np.array([row]))[0])
-            why = {
+            why: Why = {
                 "embedding": round(float(embedding[pid]), 4),
                 "concepts": round(concept, 4),
                 "shared_target_groups": self._labels(exact, "target-group"),
                 "shared_themes": self._labels(exact, "theme"),
                 "related_via_broader": self._labels(broader, None),
-                "by_meaning": [dict(label, score=round(x, 3)) for label, (_, x)
+                "by_meaning": [{**label, "score": round(x, 3)} for label, (_, x)
                                in zip(self._labels([k for k, _ in meant], None), meant)],
                 "region": REGION_REASONS.get(region),
                 "same_organization": bool(same_org),
@@ -178,8 +180,8 @@ class Ranker:
         broader = sorted(k for k in (self.table.keys[c] for c in both) if k not in direct and k not in implied)
         return exact, broader, meant
 
-    def _labels(self, concepts: list[tuple[str, str]], scheme: str | None) -> list[dict[str, str]]:
-        out = []
+    def _labels(self, concepts: list[tuple[str, str]], scheme: str | None) -> list[ConceptLabel]:
+        out: list[ConceptLabel] = []
         for s, cid in concepts:
             if scheme is None or s == scheme:
                 concept = self.schemes.get(s, cid)

@@ -25,6 +25,7 @@ from kg.filters import ProjectFilter
 from kg.profiles import ProfileTable
 from kg.progress import Progress
 from kg.ranking import Profile, Ranker, Weights
+from kg.shapes import Result
 from kg.store import PROFILES, Generation
 from kg.viewdb import ViewTable, close_ids
 
@@ -177,7 +178,7 @@ class Similarity:
                 self._encoder = make_encoder(self.model.get("source", "default"), self.model.get("dim"))
         return self._encoder
 
-    def similar(self, project_id: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
+    def similar(self, project_id: str, *, top: int = 10, **filters: Any) -> list[Result]:
         """Projects most like ``project_id`` among those passing the filters, each with its reasons."""
         row = self.profiles.row(project_id)
         if row is None:
@@ -190,7 +191,7 @@ class Similarity:
         query = self.profiles.query(self.profiles.profile(row), row)
         return self.ranker.rank(query, hits, top=top, exclude=project_id)
 
-    def search(self, text: str, *, top: int = 10, **filters: Any) -> list[dict[str, Any]]:
+    def search(self, text: str, *, top: int = 10, **filters: Any) -> list[Result]:
         """Projects matching free text in any language, each with its reasons."""
         text = text.strip()
         if not text:
@@ -278,7 +279,8 @@ class Similarity:
 
 
 def _grouped(rows) -> Iterator[tuple[str, list[tuple[str, float]]]]:
-    source, hits = None, []
+    source: str | None = None
+    hits: list[tuple[str, float]] = []
     for pid, _, target, score in rows:
         if pid != source:
             if source is not None:

@@ -17,10 +17,11 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Protocol, TextIO
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Protocol, TextIO, cast
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.plugins.sparql import prepareQuery
+from rdflib.query import ResultRow
 
 from kg.errors import KgError
 from kg.vocab import PREFIXES
@@ -78,6 +79,7 @@ class SparqlResult:
     def rows(self) -> tuple[tuple[Any, ...], ...]:
         """Every row as a tuple of rdflib terms (None where unbound), read on first use."""
         if self._rows is None:
+            assert self._solutions is not None      # a result holds rows or solutions to read them from
             self._rows = tuple(self._solutions.terms())
         return self._rows
 
@@ -125,18 +127,20 @@ class SparqlResult:
             return self._plain
         if self._rows is not None:
             return (tuple(plain_value(v) for v in row) for row in self._rows)
+        assert self._solutions is not None
         if not keep:
             return self._solutions.plain()
         self._plain = tuple(self._solutions.plain())
         return self._plain
 
     def _write_standard(self, out: TextIO, fmt: str) -> None:
-        output = TextOutput(out)
+        text = TextOutput(out)
+        output = cast(BinaryIO, text)       # a raw binary stream: the serializers only call write()
         if self._solutions is not None and self._rows is None:
             self._solutions.serialize(output, fmt)
         else:           # rows in hand (rdflib): through pyoxigraph too, so both engines give the same bytes
             serialize_terms(self.columns, self.rows, self.boolean, output, fmt)
-        output.close()
+        text.close()
 
 
 def plain_value(value: Any) -> Any:
@@ -249,8 +253,8 @@ def run_query(graph: Graph, query: str, bindings: dict[str, Any] | None = None) 
         return SparqlResult((), (), boolean=bool(result.askAnswer))
     if result.type in ("CONSTRUCT", "DESCRIBE"):
         return SparqlResult((), (), graph=result.graph)
-    columns = tuple(str(v) for v in result.vars)
-    return SparqlResult(columns, tuple(tuple(row) for row in result))
+    columns = tuple(str(v) for v in result.vars or ())
+    return SparqlResult(columns, tuple(tuple(cast(ResultRow, row)) for row in result))
 
 
 def _table(columns: tuple[str, ...], rows: list[list[str]]) -> str:

@@ -41,7 +41,7 @@ CLOSE_SCAN = 20_000      # ids compared for a "did you mean" suggestion
 REBUILD = "rebuild it with `tsunagari build`"
 
 
-def dumps(view: dict[str, Any]) -> str:
+def dumps(view: Mapping[str, Any]) -> str:
     """A view as stored: compact JSON, Japanese kept as is."""
     return json.dumps(view, ensure_ascii=False, separators=(",", ":"))
 
@@ -175,11 +175,7 @@ class ViewTable(Mapping):
     def count(self, conditions: Conditions = ()) -> int:
         """How many projects pass every condition."""
         where, args = self._where(conditions)
-        return self._one(f"SELECT count(*) FROM projects{where}", args)[0]
-
-    def values(self, kind: str) -> dict[str, int]:
-        """Every value of one facet with its number of projects (e.g. kind="prefecture")."""
-        return dict(self._rows("SELECT value, count(*) FROM facets WHERE kind = ? GROUP BY value", (kind,)))
+        return self._one(f"SELECT count(*) FROM projects{where}", tuple(args))[0]
 
     def titles(self) -> dict[str, str]:
         """Every project's title by id (without decoding whole views)."""

@@ -1,16 +1,17 @@
 """The JSON view of a project: what `tsunagari show --json`, the API and the store's projects.json give."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from kg.normalize.concepts import ConceptSchemes
 from kg.normalize.organizations import LEGAL_FORMS
 from kg.normalize.regions import Gazetteer
 from kg.records import PlaceRef, Project
+from kg.shapes import ProjectView, ProvenanceView, RegionView, TagView
 from kg.vocab import organization_iri, project_iri
 
 
-def project_view(project: Project, gazetteer: Gazetteer, concepts: ConceptSchemes) -> dict[str, Any]:
+def project_view(project: Project, gazetteer: Gazetteer, concepts: ConceptSchemes) -> ProjectView:
     """A plain dict (JSON-ready) with the project, its organisation, regions and concepts resolved."""
     org = project.organization
     form = LEGAL_FORMS.get(org.legal_form) if org.legal_form else None
@@ -36,33 +37,39 @@ def project_view(project: Project, gazetteer: Gazetteer, concepts: ConceptScheme
         "prior_adoption": project.prior_adoption,
         "category": project.category,
         "description": project.description,
-        "provenance": {"file": project.provenance.file, "line": project.provenance.line,
-                       **({"page": project.provenance.page} if project.provenance.page is not None else {})},
+        "provenance": _provenance(project),
     }
 
 
-def region_view(place: PlaceRef, gazetteer: Gazetteer) -> dict[str, Any]:
+def _provenance(project: Project) -> ProvenanceView:
+    provenance: ProvenanceView = {"file": project.provenance.file, "line": project.provenance.line}
+    if project.provenance.page is not None:
+        provenance["page"] = project.provenance.page
+    return provenance
+
+
+def region_view(place: PlaceRef, gazetteer: Gazetteer) -> RegionView:
     """One place of a project with its code, level, prefecture and block."""
     view: dict[str, Any] = {"name": place.surface, "code": None, "level": place.kind, "prefecture": None,
                             "prefecture_code": None, "block": None, "qualifier": place.qualifier, "key": place.key}
     if place.kind == "block":
         view["block"] = place.key.split(":", 1)[1]
-        return view
+        return cast(RegionView, view)
     if place.kind == "district":
         prefecture = gazetteer.get(place.key.split(":")[1])
         view.update(name=place.key.split(":", 2)[2], prefecture=prefecture.name,
                     prefecture_code=prefecture.code, block=prefecture.block)
-        return view
+        return cast(RegionView, view)
     region = gazetteer.get(place.key)
     prefecture = gazetteer.get(region.prefecture_code)
     view.update(name=region.name, name_en=region.name_en, code=region.code, level=region.level,
                 prefecture=prefecture.name, prefecture_code=prefecture.code, block=region.block,
                 parent_code=region.parent_code or None)
-    return view
+    return cast(RegionView, view)
 
 
-def _tags(project: Project, scheme: str, concepts: ConceptSchemes) -> list[dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
+def _tags(project: Project, scheme: str, concepts: ConceptSchemes) -> list[TagView]:
+    merged: dict[str, TagView] = {}
     for tag in project.tags:
         if tag.scheme != scheme:
             continue

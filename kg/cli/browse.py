@@ -46,9 +46,9 @@ def show(project_id, store, as_json) -> None:
     for r in p["regions"]:
         echo_text(f"  - {r['name']} {r['code'] or ''} ({r['level']}, {r['prefecture'] or r['block']})"
                    + (f" [{r['qualifier']}]" if r["qualifier"] else ""))
-    for label, key in (("target groups", "target_groups"), ("themes", "themes")):
+    for label, tags in (("target groups", p["target_groups"]), ("themes", p["themes"])):
         echo_text(f"{label}:")
-        for t in p[key]:
+        for t in tags:
             echo_text(f"  - {t['id']} ({t['ja']} / {t['en']}) because: {'、'.join(t['evidence'])}")
     echo_text(f"prior adoption: {'yes' if p['prior_adoption'] else 'no'}")
     if p["description"]:

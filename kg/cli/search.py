@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import click
 
+from kg.shapes import Result
+
 from kg.cli.common import echo_json, echo_text, filter_options, open_store, store_option, translate_errors
 
 
-def print_results(results, as_json: bool) -> None:
+def print_results(results: list[Result], as_json: bool) -> None:
+    """Ranked results, each with its reasons in one line (or JSON)."""
     if as_json:
         echo_json(results)
         return

@@ -12,7 +12,7 @@ import functools
 import io
 from dataclasses import dataclass
 from importlib import resources
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, cast
 
 from kg.errors import NotFound, SourceError
 from kg.normalize.text import fold_place_name, nfkc_without_spaces
@@ -190,9 +190,10 @@ class Gazetteer:
                 scope = found[0].code
         entries = [e for e in self.name_entries(fold_place_name(name)) if isinstance(e.target, Region)]
         if scope is not None:
-            entries = [e for e in entries if scope in (e.target.parent_code, e.target.prefecture_code)]
+            entries = [e for e in entries if scope in (cast(Region, e.target).parent_code,
+                                                       cast(Region, e.target).prefecture_code)]
         exact = [e for e in entries if e.exact == nfkc_without_spaces(name)]
-        return tuple(dict.fromkeys(e.target for e in exact or entries))
+        return tuple(dict.fromkeys(cast(Region, e.target) for e in exact or entries))
 
     def prefectures(self) -> tuple[Region, ...]:
         """The 47 prefectures in code order."""

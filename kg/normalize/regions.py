@@ -191,7 +191,7 @@ def _resolve(gazetteer: Gazetteer, norm: str, tokens: list[_Token]) -> list[_Ite
         if token.district:
             # Only scanned right after a prefecture: "香川県小豆郡" is the district.
             pref = previous.target if previous is not None else None
-            if not isinstance(pref, Region) or pref.level != "prefecture":
+            if previous is None or not isinstance(pref, Region) or pref.level != "prefecture":
                 items.append(_Item(token.start, token.end, None))
                 continue
             key = f"district:{pref.code}:{fold_place_chars(norm[token.start: token.end])}"

@@ -33,6 +33,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from kg.errors import EmbeddingError, KgError, NotFound
+from kg.shapes import ProjectView, Result
 from kg.server import facets, pages, protocol
 from kg.server.pages import Unavailable
 from kg.server.worker import QueryPool
@@ -122,21 +123,21 @@ class Site:
         return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
     # -- the store, for pages ---------------------------------------------------------------------
-    def view(self, project_id: str) -> dict[str, Any] | None:
+    def view(self, project_id: str) -> ProjectView | None:
         """A project's view, or None if the store has no such project."""
         try:
             return self.kg.project(project_id)
         except NotFound:
             return None
 
-    def search(self, text: str, **options: Any) -> list[dict[str, Any]]:
+    def search(self, text: str, **options: Any) -> list[Result]:
         """``kg.search``, waiting for the model if it is still loading; Unavailable if it cannot load."""
         self._warmed.wait(WARM_SECONDS)
         if self.search_note:
             raise Unavailable(self.search_note)
         return self._model_call(self.kg.search, text, **options)
 
-    def similar(self, project_id: str, **options: Any) -> list[dict[str, Any]]:
+    def similar(self, project_id: str, **options: Any) -> list[Result]:
         """``kg.similar`` (stored vectors only); Unavailable if the vectors cannot be read."""
         return self._model_call(self.kg.similar, project_id, **options)
 
@@ -150,7 +151,7 @@ class Site:
             log.warning("search is unavailable: %s", error)
             raise Unavailable(f"search is unavailable: {error}") from None
 
-    def suggest(self, text: str, n: int = 5) -> list[dict[str, Any]]:
+    def suggest(self, text: str, n: int = 5) -> list[ProjectView]:
         """Projects whose id is close to ``text`` or whose title contains it (for the 404 page)."""
         ids = self._project_ids()
         around = bisect.bisect_left(ids, text)

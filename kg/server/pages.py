@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from kg.errors import KgError, NotFound
+from kg.shapes import ProjectView, Result
 
 if TYPE_CHECKING:
     from kg.server.app import Site
@@ -70,7 +71,13 @@ class SearchForm:
         return min(max(int(self.top), 1), TOP_MAX)
 
 
-def _with_views(site: "Site", results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+class PageResult(Result):
+    """A result as the search page's template reads it: with the project's view."""
+
+    view: ProjectView | None
+
+
+def _with_views(site: "Site", results: list[Result]) -> list[PageResult]:
     return [{**r, "view": site.view(r["id"])} for r in results]
 
 

@@ -47,7 +47,7 @@ def read_extract(extract: Extract, *, file: str, sha256: str, fiscal_year: int |
     # The title states the year and programme; the options override it, with a warning where they differ.
     match = _FY.search(title)
     stated_year = parse_fiscal_year(match.group(1) + match.group(2)) if match else None
-    if fiscal_year is not None and stated_year is not None and stated_year != fiscal_year:
+    if match and fiscal_year is not None and stated_year is not None and stated_year != fiscal_year:
         result.problems.append(_overridden(file, "年度/fiscal year", f"FY{stated_year} ({match.group(0)})",
                                            f"--fiscal-year {fiscal_year}"))
     fiscal_year = fiscal_year if fiscal_year is not None else stated_year

@@ -79,7 +79,8 @@ def drop_furniture(lines: list[Line]) -> list[Line]:
         for line in page_lines[-2:]:
             edges[(page, line.number)] = line
         top = page_lines[0]
-        if not is_page_number(top.text) or abs(int(re.search(r"\d+", top.text).group()) - index) <= 2:
+        number = re.search(r"\d+", top.text)
+        if not is_page_number(top.text) or number is None or abs(int(number.group()) - index) <= 2:
             edges[(page, top.number)] = top
     signatures = {key: _signature(line.text) for key, line in edges.items()}
     repeated = Counter(sig for _, sig in {(page, sig) for (page, _), sig in signatures.items()})

@@ -111,8 +111,8 @@ def _tables(pages: list[_Page]) -> Extract:
             previous = (top, bottom)
     lines = drop_furniture(lines)
     first = next((page for page in pages if any(is_header(cells) for cells in page.rows)), None)
-    summary = [line for line in lines if first is None or line.page < first.number or line.page == first.number
-               and _above(line, first)]
+    summary = [line for line in lines if first is None or line.page is None or line.page < first.number
+               or line.page == first.number and _above(line, first)]
     return Extract(summary, rows, [])
 
 

@@ -32,7 +32,7 @@ def check_archive(path: Path) -> None:
     total = sum(part.file_size for part in parts)
     biggest = max(parts, key=lambda part: part.file_size, default=None)
     strings = sum(part.file_size for part in parts if part.filename.lower().endswith("sharedstrings.xml"))
-    if total > MAX_INFLATED or strings > MAX_STRINGS:
+    if (total > MAX_INFLATED or strings > MAX_STRINGS) and biggest is not None:
         raise SourceError(
             f"{path}: refused: the workbook would inflate to {total / 2**20:,.0f} MB (largest part "
             f"{biggest.filename}, {biggest.file_size / 2**20:,.0f} MB; shared strings {strings / 2**20:,.0f} MB), "

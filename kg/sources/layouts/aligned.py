@@ -157,10 +157,10 @@ def _boundaries(header: Placed, content: list[Placed], file: str) -> list[int]:
     size = max([end for line in content for _, end, _ in line.pieces] + [end for _, end, _ in labels]) + 4
     used = [0] * size
     for line in content:
-        for start, end, text in line.pieces:
-            for position in range(start, end):
+        for start, stop, text in line.pieces:
+            for position in range(start, stop):
                 used[position] += 1
-            if end - start == len(text):        # positions are characters: spaces inside are blank
+            if stop - start == len(text):        # positions are characters: spaces inside are blank
                 for offset, char in enumerate(text):
                     if char == " ":
                         used[start + offset] -= 1

@@ -42,7 +42,9 @@ def detect(lines: list[Line]) -> bool:
 def extract(lines: list[Line], file: str) -> Extract:
     """Rows from the first header on; a row whose lines do not fit the columns is reported and skipped."""
     first = next(i for i in range(len(lines)) if field_of(lines[i].text.strip()) and header_at(lines, i))
-    labels, i = header_at(lines, first)
+    found = header_at(lines, first)
+    assert found is not None                 # ``first`` was chosen where a header is
+    labels, i = found
     fields = [field_of(label) for label in labels]
     head = ""
     if fields[0] == "number":          # the numbers come on lines of their own
