@@ -120,6 +120,7 @@ def test_failed_build_leaves_the_previous_store(tmp_path):
     assert len(Tsunagari.open(store).projects()) == 4
 
 
+@pytest.mark.slow
 def test_killed_build_leaves_the_previous_store_usable(tmp_path):
     """Kill `tsunagari build` at several moments; the store always opens, old or new, never half."""
     store = tmp_path / "store"

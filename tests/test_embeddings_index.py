@@ -76,6 +76,7 @@ def flat(built) -> VectorIndex:
 # ---- exact search ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [1, 10, 100])
 def test_flat_search_matches_brute_force(data, flat, k):
     vectors, ids, queries = data
@@ -152,6 +153,7 @@ def test_ties_are_broken_by_id():
     assert hit_ids(index.search(vectors[:1], 3)) == [["a", "b", "c"]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_ties_across_the_cut_on_the_faiss_path(kind):
     """Forty copies of one vector among 6000: the top 5 are the 5 smallest ids among the copies
@@ -187,6 +189,7 @@ def test_same_vectors_give_the_same_results_whatever_the_input_order(kind):
 # ---- HNSW ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_hnsw_recall_at_10():
     vectors, ids = clustered(5000, 64, seed=11), make_ids(5000, seed=11)
     queries = clustered(200, 64, seed=12)

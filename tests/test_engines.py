@@ -136,11 +136,13 @@ def _check(engines, name: str, bindings: dict) -> None:
         assert sorted(map(repr, got)) == sorted(map(repr, expected))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, bindings", _cases(BUNDLED), ids=repr)
 def test_same_rows_on_the_bundled_store(bundled, name, bindings):
     _check(bundled, name, bindings)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, bindings", _cases(SYNTHETIC), ids=repr)
 def test_same_rows_on_a_synthetic_store(synthetic, name, bindings):
     _check(synthetic, name, bindings)

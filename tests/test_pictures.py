@@ -19,6 +19,8 @@ from kg.pictures import (  # noqa: E402
 )
 from kg.cli.pictures import graph_picture, map_command  # noqa: E402
 
+pytestmark = pytest.mark.slow      # renders figures with matplotlib (fonts, PNG and SVG encoders)
+
 
 @pytest.fixture(scope="module")
 def kg(built_store) -> Tsunagari:

@@ -47,6 +47,7 @@ def built(source, tmp_path_factory):
     return Tsunagari.open(store), report
 
 
+@pytest.mark.slow
 def test_many_runs_merge_into_the_graph_of_the_dataset(built, source):
     kg, report = built
     graph = kg.generation.graph_file().read_bytes()

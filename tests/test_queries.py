@@ -110,6 +110,7 @@ def test_documented_parameters_are_used_in_the_query(path):
         assert path.name in PARAMETER_EXAMPLES, f"{path.name}: add an example to PARAMETER_EXAMPLES"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
 def test_query_returns_rows_on_the_real_graph(graph, path):
     rows = run(graph, path.name)
@@ -118,6 +119,7 @@ def test_query_returns_rows_on_the_real_graph(graph, path):
     assert rows, f"{path.name} returned no rows"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PARAMETER_EXAMPLES))
 def test_parameter_narrows_the_result(graph, name):
     bindings, column, value = PARAMETER_EXAMPLES[name]

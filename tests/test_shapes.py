@@ -193,6 +193,7 @@ def _expected_check_digit(code: str) -> int:
     return (11 - r) % 10
 
 
+@pytest.mark.slow
 def test_check_digit_sparql_accepts_every_real_code_and_rejects_every_wrong_digit():
     rows = csv.DictReader(resources.files("kg").joinpath("data/gazetteer.csv").read_text(encoding="utf-8")
                           .splitlines())

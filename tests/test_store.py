@@ -114,6 +114,7 @@ def test_views_are_read_only(pristine):
 
 @pytest.mark.parametrize("umask, folder_mode, file_mode", [(0o022, 0o755, 0o644), (0o077, 0o700, 0o600),
                                                            (0o002, 0o775, 0o664)])
+@pytest.mark.slow
 def test_generations_follow_the_umask(tmp_path, umask, folder_mode, file_mode):
     store = tmp_path / "store"
     code = ("import os, sys; os.umask(int(sys.argv[1], 8)); from kg import Tsunagari; "

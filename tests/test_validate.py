@@ -364,6 +364,7 @@ def both(damaged):
     return reference, validate_graph(g), [(check.source, rows[id(check)]) for check in checks]
 
 
+@pytest.mark.slow
 def test_bundled_graph_same_as_pyshacl(graph):
     conforms, violations, warnings = pyshacl_results(graph)
     result = validate_graph(graph)
@@ -371,6 +372,7 @@ def test_bundled_graph_same_as_pyshacl(graph):
     assert result.violations == violations == [] and result.warnings == warnings == []
 
 
+@pytest.mark.slow
 def test_damaged_graph_same_results_as_pyshacl(both):
     (conforms, violations, warnings), result, _ = both
     assert not conforms and not result.conforms
@@ -379,6 +381,7 @@ def test_damaged_graph_same_results_as_pyshacl(both):
     assert comparable(result.warnings) == comparable(warnings)
 
 
+@pytest.mark.slow
 def test_every_compiled_check_fires_on_the_damaged_graph(both):
     """Every constraint of every shape in shapes.ttl is exercised by at least one change above."""
     *_, rows = both
@@ -432,6 +435,7 @@ def copy_with_kg_prefixes(graph: Graph) -> Graph:
     return result
 
 
+@pytest.mark.slow
 def test_an_ill_formed_year_pyshacl_lets_through_is_a_violation(graph):
     """Where kg.validate is stricter than pyshacl, on purpose: rdflib checks no lexical form of
     xsd:gYear, so pyshacl takes "20x4" for a year; XML Schema (and kg.validate) do not."""

@@ -88,6 +88,7 @@ def test_other_constructs_match_pyshacl(graphs, sizes):
     assert comparable(warned) == comparable(warnings)
 
 
+@pytest.mark.slow
 def test_both_join_orders_match_pyshacl_on_the_damaged_bundled_graph(damaged):
     from kg.validate import shapes_graph
 
