@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import networkx as nx
-from rdflib import Graph, Literal, URIRef
+from rdflib import Graph, Literal
 from rdflib.namespace import RDF
 from rdflib.term import Node
 

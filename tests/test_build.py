@@ -176,7 +176,8 @@ def test_the_options_override_a_lists_year_and_programme_with_one_warning_each(t
     assert {(p["fiscal_year"], p["programme"]) for p in kg.projects()} == {(2025, "my-programme")}
     shown = [str(w) for w in report.warnings]
     assert len(shown) == 2, shown                   # once per stated value, not once per row
-    assert "list.csv:2 (年度/fiscal year): warning: the row states '2024'; --fiscal-year 2025 overrides it" in shown[0]
+    assert ("list.csv:2 (年度/fiscal year): warning: the row states '2024'; --fiscal-year 2025 overrides it"
+            in shown[0])
     assert "--programme my-programme overrides it" in shown[1]
     same, report = Tsunagari.build([source], tmp_path / "t", fiscal_year=2024)   # the same year: nothing to say
     assert report.warnings == [] and {p["fiscal_year"] for p in same.projects()} == {2024}

@@ -12,7 +12,8 @@ from kg.sources.read import SourceRead
 from kg.sources.stream import Source, bundled_source, collect, open_source
 from kg.sources.table import read_table
 
-__all__ = ["open_source", "bundled_source", "Source", "read_source", "read_document", "read_table", "SourceRead", "SourceRow"]
+__all__ = ["open_source", "bundled_source", "Source", "read_source", "read_document", "read_table", "SourceRead",
+           "SourceRow"]
 
 
 def read_source(path: Path | str, *, fiscal_year: int | None = None, programme: str | None = None) -> SourceRead:
