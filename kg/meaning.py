@@ -41,6 +41,9 @@ HUB_K = 10
 HUBNESS = 0.5                # share of an exemplar's hubness taken off its cosines
 QUERY_THRESHOLD = 2.0        # z-score above the text's other concepts for a query concept
 QUERY_FULL = 6.0             # z at which a match counts as much as a label (score 1)
+QUERY_FLOOR = 0.5            # a query concept's score at the threshold (it grows to 1 at QUERY_FULL)
+BROAD_MARGIN = 0.0           # added to the threshold for broad concepts (those with narrower ones)
+SUGGEST_FLOOR = 0.5
 SUGGEST_THRESHOLD = 2.7      # projects, precision first: tests/test_concepts.py lists every suggestion
 
 
@@ -72,6 +75,12 @@ def exemplars(schemes: ConceptSchemes) -> tuple[list[tuple[str, str]], list[str]
     return owners, texts
 
 
+def broad_concepts(schemes: ConceptSchemes) -> frozenset[tuple[str, str]]:
+    """(scheme, id) of every concept that has narrower concepts (elderly, children, youth, ...)."""
+    return frozenset((scheme, b) for scheme in SCHEMES for concept in schemes.concepts(scheme)
+                     for b in concept.broader)
+
+
 class ConceptMeanings:
     """The concept exemplar vectors of one model, with their hubness; match texts by meaning.
 
@@ -83,7 +92,8 @@ class ConceptMeanings:
     """
 
     def __init__(self, owners: list[tuple[str, str]], texts: list[str], vectors: np.ndarray,
-                 model: dict[str, Any], hubness: np.ndarray | None = None) -> None:
+                 model: dict[str, Any], hubness: np.ndarray | None = None,
+                 broad: frozenset[tuple[str, str]] = frozenset()) -> None:
         self.owners = [tuple(o) for o in owners]
         self.texts = list(texts)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -96,6 +106,10 @@ class ConceptMeanings:
         self._starts = np.searchsorted(self.column[self._order], np.arange(len(self.concepts)))
         self.hubness = self._hubness() if hubness is None else np.asarray(hubness, dtype=np.float32)
         self.hubness_factor = HUBNESS
+        # Query settings (attributes so that scripts/evaluate.py --tune can vary them).
+        self.floor = QUERY_FLOOR
+        self.broad = frozenset(broad)        # concepts with narrower ones: elderly, children, youth...
+        self.broad_margin = BROAD_MARGIN
 
     @classmethod
     def build(cls, schemes: ConceptSchemes, encoder, *, cached: bool = True) -> "ConceptMeanings":
@@ -108,7 +122,7 @@ class ConceptMeanings:
             vectors = encode_cached(encoder, texts)
         else:
             vectors = encoder.encode(texts)
-        return cls(owners, texts, vectors, encoder.model_info())
+        return cls(owners, texts, vectors, encoder.model_info(), broad=broad_concepts(schemes))
 
     def _hubness(self) -> np.ndarray:
         """Mean of each exemplar's HUB_K highest cosines with exemplars of other concepts."""
@@ -133,20 +147,26 @@ class ConceptMeanings:
         return (best - float(best.mean())) / spread, rows
 
     def match(self, vector: np.ndarray, *, threshold: float = QUERY_THRESHOLD, full: float = QUERY_FULL,
-              schemes: tuple[str, ...] = SCHEMES) -> list[MeaningMatch]:
+              schemes: tuple[str, ...] = SCHEMES, floor: float | None = None,
+              broad_margin: float | None = None) -> list[MeaningMatch]:
         """Concepts of ``schemes`` a text's vector means, best first.
 
-        A concept counts when its z-score reaches ``threshold``; its score grows from 0.5 there to
-        1 (as sure as a label) at ``full``.
+        A concept counts when its z-score reaches ``threshold`` (plus ``broad_margin`` for a broad
+        concept, one with narrower concepts); its score grows from ``floor`` there to 1 (as sure as
+        a label) at ``full``. ``floor`` and ``broad_margin`` default to the query settings
+        (QUERY_FLOOR, BROAD_MARGIN).
         """
+        floor = self.floor if floor is None else floor
+        margin = self.broad_margin if broad_margin is None else broad_margin
         z, rows = self.concept_scores(vector)
         found = []
         for i in np.argsort(-z, kind="stable"):
             if z[i] < threshold:
                 break
             scheme, concept = self.concepts[i]
-            if scheme in schemes:
-                score = 0.5 + 0.5 * min(1.0, (float(z[i]) - threshold) / max(full - threshold, 1e-9))
+            bar = threshold + (margin if (scheme, concept) in self.broad else 0.0)
+            if scheme in schemes and z[i] >= bar:
+                score = floor + (1.0 - floor) * min(1.0, (float(z[i]) - bar) / max(full - bar, 1e-9))
                 found.append(MeaningMatch(scheme, concept, round(score, 3), self.texts[rows[i]],
                                           round(float(z[i]), 2)))
         return found
@@ -162,7 +182,8 @@ class ConceptMeanings:
         out: dict[str, list[MeaningMatch]] = {}
         for view, vector in zip(views, vectors):
             missing = tuple(scheme for scheme in SCHEMES if not view.get(keys[scheme]))
-            found = self.match(vector, threshold=threshold, schemes=missing) if missing else []
+            found = (self.match(vector, threshold=threshold, schemes=missing, floor=SUGGEST_FLOOR, broad_margin=0.0)
+                     if missing else [])
             if found:
                 out[view["id"]] = found
         return out
@@ -202,7 +223,7 @@ class ConceptMeanings:
         if data.get("format") != FORMAT or not len(data.get("owners", [])) == len(vectors) == len(hubness):
             raise ConceptVectorsError(f"{folder / INDEX_FILE}: unknown format or wrong size — rebuild the store")
         owners, texts = exemplars(schemes)
-        saved = cls(data["owners"], data["texts"], vectors, data.get("model", {}), hubness)
+        saved = cls(data["owners"], data["texts"], vectors, data.get("model", {}), hubness, broad_concepts(schemes))
         if [tuple(o) for o in owners] != saved.owners or texts != saved.texts:
             raise ConceptVectorsError(f"{folder}: concept vectors were made from other labels — rebuild the store")
         if any(saved.model.get(k) != model.get(k) for k in ("name", "version", "dim", "prefix")):

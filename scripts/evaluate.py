@@ -284,24 +284,46 @@ def tune_weights(similarity: Similarity, tasks: list[Task]) -> list[str]:
 
 
 def tune_meaning(similarity: Similarity, tasks: list[Task]) -> list[str]:
-    """Grid over the query threshold and hubness of kg.meaning, 2-fold CV on the text queries."""
+    """Grid over the settings of concepts by meaning (kg.meaning) for queries, 2-fold CV on the text
+    queries: hubness, threshold (z), floor (the score of a match at the threshold: how much a concept
+    found by meaning counts, 1 = as much as a label) and the margin added for broad concepts."""
     queries = [t for t in tasks if t.kind == "query"]
     folds = [queries[0::2], queries[1::2]]
     meanings = similarity.concept_meanings()
-    saved = (similarity.meaning_threshold, meanings.hubness_factor)
-    grid = list(itertools.product((0.0, 0.5, 1.0), (1.5, 1.75, 2.0, 2.25, 2.5, 3.0)))
-    table: dict[tuple[float, float], list[float]] = {}
-    for hub, threshold in grid:
-        meanings.hubness_factor, similarity.meaning_threshold = hub, threshold
-        table[(hub, threshold)] = [scores([hybrid_rank(similarity, t) for t in f], f)["MAP"] for f in folds]
-    similarity.meaning_threshold, meanings.hubness_factor = saved
-    best = [max(grid, key=lambda k: table[k][i]) for i in range(2)]
-    overall = max(grid, key=lambda k: sum(table[k]))
-    current = (saved[1], saved[0])
-    return [f"Concepts by meaning, grid over (hubness, threshold) on the queries of judgments.toml (MAP). "
-            f"Fold-wise best: {best[0]} -> held-out {table[best[0]][1]:.3f}; {best[1]} -> held-out "
-            f"{table[best[1]][0]:.3f}. Best on all queries: {overall} (MAP {sum(table[overall]) / 2:.3f}); "
-            f"current default {current} (MAP {sum(table[current]) / 2:.3f})."]
+    names = ("hubness", "threshold", "floor", "broad margin")
+    attributes = ("hubness_factor", "threshold", "floor", "broad_margin")
+
+    def setting() -> tuple[float, ...]:
+        return tuple(similarity.meaning_threshold if a == "threshold" else getattr(meanings, a) for a in attributes)
+
+    def apply(values: tuple[float, ...]) -> None:
+        for a, v in zip(attributes, values):
+            if a == "threshold":
+                similarity.meaning_threshold = v
+            else:
+                setattr(meanings, a, v)
+
+    saved = setting()
+    grid = list(itertools.product((0.0, 0.5, 1.0), (1.5, 2.0, 2.5, 3.0), (0.1, 0.25, 0.5), (0.0, 0.5, 1.0)))
+    if saved not in grid:
+        grid.append(saved)
+    table: dict[tuple[float, ...], list[float]] = {}
+    for values in grid:
+        apply(values)
+        table[values] = [scores([hybrid_rank(similarity, t) for t in f], f)["MAP"] for f in folds]
+    apply(saved)
+    # Ties go to the setting nearest the current one (fewest changed values), then to the earlier in the grid.
+    def key(values: tuple[float, ...], score: float) -> tuple[float, int]:
+        return (round(score, 6), -sum(a != b for a, b in zip(values, saved)))
+    best = [max(grid, key=lambda k: key(k, table[k][i])) for i in range(2)]
+    overall = max(grid, key=lambda k: key(k, sum(table[k])))
+    show = lambda values: "(" + ", ".join(f"{n} {v}" for n, v in zip(names, values)) + ")"
+    return [f"Concepts by meaning, grid over {len(grid)} settings {names} on the {len(queries)} queries of "
+            f"judgments.toml (MAP, 2-fold CV). Fold-wise best: {show(best[0])} -> held-out fold "
+            f"{table[best[0]][1]:.3f} (current default there {table[saved][1]:.3f}); {show(best[1])} -> held-out "
+            f"fold {table[best[1]][0]:.3f} (current default {table[saved][0]:.3f}). Best on all queries: "
+            f"{show(overall)} (MAP {sum(table[overall]) / 2:.3f}); current default {show(saved)} "
+            f"(MAP {sum(table[saved]) / 2:.3f})."]
 
 
 def fidelity(variants: list[str]) -> str:

@@ -76,7 +76,7 @@ def test_every_concept_is_complete(schemes):
             assert c.id == c.id.lower() and " " not in c.id
 
 
-def test_every_concept_has_labels_in_eight_languages(schemes):
+def test_every_concept_has_labels_in_nine_languages(schemes):
     graph = schemes.graph()
     for scheme in SCHEMES:
         scheme_node = URIRef(f"https://w3id.org/tsunagari/concept/{scheme}")
@@ -84,8 +84,10 @@ def test_every_concept_has_labels_in_eight_languages(schemes):
         for c in schemes.concepts(scheme):
             node = schemes.iri(scheme, c.id)
             langs = sorted(o.language for o in graph.objects(node, SKOS.prefLabel))
-            assert langs == ["en", "ja", "ko", "ne", "pt", "tl", "vi", "zh"], \
-                f"{c.id}: one skos:prefLabel in each of ja, en, zh, ko, vi, pt, tl, ne"
+            assert langs == ["en", "es", "ja", "ko", "ne", "pt", "tl", "vi", "zh"], \
+                f"{c.id}: one skos:prefLabel in each of ja, en, zh, ko, vi, pt, tl, ne, es"
+            spanish = [o for o in graph.objects(node, SKOS.altLabel) if o.language == "es"]
+            assert spanish, f"{c.id}: give words a Spanish-speaking user would type (skos:altLabel @es)"
             assert len(c.more_labels) >= 4 and c.more_labels[0] in c.labels, c.id
             nepali = [label for label in c.more_labels if any("\u0900" <= ch <= "\u097f" for ch in label)]
             assert nepali, f"{c.id}: give words a Nepali user would type (Devanagari)"
@@ -435,14 +437,51 @@ MULTILINGUAL = [
     ("gay and lesbian elders", {(TG, "gender-minorities"), (TG, "elderly")}, set()),
     ("senior high school students", {(TG, "teens")}, {(TG, "elderly"), (TG, "students")}),
     ("application catalogue", set(), {(TH, "digital-media"), (TH, "animals")}),  # app, cat are whole words only
+    ("train station", set(), {(TH, "supporter-training")}),          # English is not stemmed (training -> train)
+    # Spanish
+    ("hombres jubilados", {(TG, "older-men")}, {(TG, "elderly")}),
+    ("niños que no van a la escuela", {(TG, "children"), (TG, "school-refusal")}, set()),
+    ("banco de alimentos para estudiantes", {(TH, "food"), (TG, "students")}, set()),
+    ("voluntarios y mascotas", {(TH, "volunteering"), (TH, "animals")}, set()),
+    ("un cafetín", set(), {(TH, "community-cafe")}),                 # café is a whole word, accents included
+    # Portuguese and Spanish in another gender or number than the label (same Snowball stem)
+    ("apoio a famílias estrangeiras isoladas", {(TG, "families"), (TG, "foreign-residents")}, set()),
+    ("idosas que moram sozinhas", {(TG, "elderly"), (TG, "living-alone")}, set()),
+    ("personas mayores que viven solas", {(TG, "elderly"), (TG, "living-alone")}, set()),
+    ("apoyo para familias extranjeras", {(TG, "families"), (TG, "foreign-residents")},
+     {(TG, "jobless")}),                                              # "para": a short stem finds nothing
+    ("comedores comunitarios", {(TH, "food")}, set()),
 ]
 
 
 @pytest.mark.parametrize("query, expected, unexpected", MULTILINGUAL, ids=[row[0] for row in MULTILINGUAL])
-def test_match_labels_in_four_languages(schemes, query, expected, unexpected):
+def test_match_labels_in_every_language(schemes, query, expected, unexpected):
     got = {(s, c) for s, c, _ in schemes.match_labels(query)}
     assert expected <= got, f"missing {expected - got}; got {sorted(got)}"
     assert not unexpected & got, f"disputed {unexpected & got}"
+
+
+def test_inflected_labels_report_the_label_and_follow_the_nesting_rule(schemes):
+    # "famílias" is found as written, "estrangeiras" through the stem of the label *estrangeiros*.
+    got = schemes.match_labels("famílias estrangeiras")
+    assert [c for _, c, _ in got] == ["families", "foreign-residents"] and got[1][2] == "estrangeiros"
+    # A label inside a longer matched one (here found by its stems) is ignored: no "jobless" for jubiladas.
+    assert [c for _, c, _ in schemes.match_labels("hombres jubiladas")] == ["older-men"]
+
+
+def test_inflected_labels_match_whole_runs_of_words():
+    from kg.normalize.inflection import InflectedLabels, stem
+
+    finder = InflectedLabels([("es", "target-group", "living-alone", "viven solos"),
+                              ("es", "target-group", "jobless", "parados"),
+                              ("en", "theme", "supporter-training", "training")])
+    assert finder.find("que viven solas") == [(4, 15, "target-group", "living-alone", "viven solos")]
+    assert finder.find("viven, solas") == []          # the words must follow each other
+    assert finder.find("solas viven") == []
+    assert finder.find("para") == []                  # one-word label with a 3-letter stem: as written only
+    assert finder.find("train") == []                 # English labels are not stemmed
+    assert stem("familias", "pt") == stem("famílias", "pt") == "famil"
+    assert stem("東京", "es") == ""
 
 
 def test_match_labels_gives_the_label_as_written(schemes):
@@ -452,13 +491,16 @@ def test_match_labels_gives_the_label_as_written(schemes):
 
 
 def _reference_patterns(schemes: ConceptSchemes) -> list[tuple[re.Pattern[str], str, str]]:
-    """A regex per label, the slow way: whole words for ASCII labels, any position (overlaps too) for others."""
+    """A regex per label, the slow way: whole words for labels in Latin letters (accented ones too:
+    Spanish, Portuguese, Vietnamese), any position (overlaps too) for others."""
+    latin = "a-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff\u0300-\u036f"
     patterns = []
     for c in [c for scheme in SCHEMES for c in schemes.concepts(scheme)]:
         for label in c.labels:
             key = concepts_module._label_key(label)
-            if key.isascii():
-                patterns.append((re.compile(rf"(?<![a-z0-9])({re.escape(key)}(?:s|es)?)(?![a-z0-9])"), c.scheme, c.id))
+            if all(re.fullmatch(f"[{latin}]", ch) or not ch.isalnum() for ch in key):
+                patterns.append((re.compile(rf"(?<![{latin}])({re.escape(key)}(?:s|es)?)(?![{latin}])"),
+                                 c.scheme, c.id))
             else:
                 for variant in {key, key.replace(" ", "")}:
                     patterns.append((re.compile(f"(?=({re.escape(variant)}))"), c.scheme, c.id))
@@ -471,7 +513,8 @@ def test_label_finder_agrees_with_a_regex_per_label(schemes):
     rnd = random.Random(7)
     queries = [rnd.choice([" ", "", "の", "s ", "es ", "-", "x", "1", "를 "]).join(rnd.sample(labels, 3))
                + rnd.choice(["", "s", "es", "ing"]) for _ in range(300)]
-    queries += ["men's sheds", "arts", "artes", "LGBTQ+s", "pets", "petes", "cafés", "ｼﾆｱ男性"]
+    queries += ["men's sheds", "arts", "artes", "LGBTQ+s", "pets", "petes", "cafés", "ｼﾆｱ男性", "cafetería", "niños",
+                "sniños", "người già"]
     for query in queries:
         folded = concepts_module._label_key(query)
         expected = {(m.start(1), m.end(1), scheme, id) for p, scheme, id in patterns for m in p.finditer(folded)}

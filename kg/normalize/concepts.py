@@ -1,6 +1,6 @@
 """Target groups and themes: two SKOS schemes (data/concepts.ttl), a tagger (data/concept_rules.tsv)
 and a label finder for free-text queries in Japanese, English, Chinese, Korean, Vietnamese,
-Portuguese, Tagalog and Nepali.
+Portuguese, Tagalog, Nepali and Spanish.
 
     >>> schemes = ConceptSchemes.load()
     >>> [(t.concept, t.evidence) for t in schemes.tag("ひきこもり遍路2024")]
@@ -24,6 +24,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
 from kg.errors import KgError, NotFound
+from kg.normalize.inflection import STEMMERS, InflectedLabels
 from kg.records import Tag
 from kg.vocab import concept_iri, scheme_iri
 
@@ -31,8 +32,8 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 SCHEMES = ("target-group", "theme")
 LANGUAGES = ("ja", "en", "zh", "ko")  # ja and en are required; zh (simplified) and ko are for queries
 # Labels for queries in the languages of Japan's other large foreign communities (one skos:prefLabel
-# at most, any number of skos:altLabel): Vietnamese, Brazilian Portuguese, Tagalog, Nepali.
-MORE_LANGUAGES = ("vi", "pt", "tl", "ne")
+# at most, any number of skos:altLabel): Vietnamese, Brazilian Portuguese, Tagalog, Nepali, Spanish.
+MORE_LANGUAGES = ("vi", "pt", "tl", "ne", "es")
 FIELDS = ("title", "description", "organization")
 _RULE_COLUMNS = ("scheme", "concept", "kind", "fields", "pattern", "note")
 
@@ -59,13 +60,15 @@ class Concept:
     alt_ko: tuple[str, ...] = ()
     definitions: tuple[str, ...] = ()  # skos:definition in every language, en first (matching by meaning)
     more_labels: tuple[str, ...] = ()  # labels in MORE_LANGUAGES: preferred then alternatives, in that order
+    inflected: tuple[tuple[str, str], ...] = ()  # (language, label) of labels matched also when inflected
 
     @property
     def labels(self) -> tuple[str, ...]:
         """Every label, preferred first (ja, en, zh, ko), then the alternatives in the same order, then
-        the labels in vi, pt, tl and ne."""
+        the labels in vi, pt, tl, ne and es (each label once: pt and es share words)."""
         preferred = tuple(label for label in (self.ja, self.en, self.zh, self.ko) if label)
-        return preferred + self.alt_ja + self.alt_en + self.alt_zh + self.alt_ko + self.more_labels
+        return tuple(dict.fromkeys(preferred + self.alt_ja + self.alt_en + self.alt_zh + self.alt_ko
+                                   + self.more_labels))
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ class ConceptSchemes:
                                    if (pats := [r.pattern for r in inc if field in r.fields]))
                       for field in FIELDS}
         self._labels = _LabelFinder(concepts.values())
+        self._inflected = InflectedLabels((lang, c.scheme, c.id, _label_key(label)) for c in concepts.values()
+                                          for lang, label in c.inflected)
 
     @classmethod
     def load(cls, ttl: str | Path | None = None, rules: str | Path | None = None) -> ConceptSchemes:
@@ -204,8 +209,11 @@ class ConceptSchemes:
     def match_labels(self, query: str) -> list[tuple[str, str, str]]:
         """Concept labels found in a free-text query, as (scheme, id, label), in query order.
 
-        Both sides are folded (NFKC, case-folded, ・ dropped, - and _ as spaces). Labels made of
-        ASCII only (English, "SNS") match as whole words, plural -s/-es allowed; all others
+        Both sides are folded (NFKC, case-folded, ・ dropped, - and _ as spaces). Labels in Latin
+        letters (English, Spanish, "SNS") match as whole words, plural -s/-es allowed, and
+        Portuguese and Spanish labels also in another inflected form (same Snowball stems, accents
+        folded: "famílias estrangeiras" finds *estrangeiros*; kg.normalize.inflection) where no
+        label of that concept matched as written; all others
         (Japanese, Chinese, Korean) match as substrings, so Korean particles may follow
         (어르신들을 still says 어르신), and a label with a space also matches written without
         it (등교 거부 = 등교거부). A label inside a longer matched label of the same scheme is
@@ -217,7 +225,10 @@ class ConceptSchemes:
             >>> ConceptSchemes.load().match_labels("不登校の子ども")
             [('target-group', 'school-refusal', '不登校'), ('target-group', 'children', '子ども')]
         """
-        found = self._labels.find(_label_key(query))
+        key = _label_key(query)
+        found = self._labels.find(key)
+        exact = {(hit[2], hit[3]) for hit in found}
+        found += [hit for hit in self._inflected.find(key) if (hit[2], hit[3]) not in exact]
         kept: list[tuple[int, int, str, str, str]] = []
         for hit in sorted(found, key=lambda h: (h[0] - h[1], h[0], h[2], h[3], h[4])):
             # Nesting only hides labels of the same scheme: 多世代交流 (theme) still says 多世代 (who).
@@ -261,6 +272,13 @@ def _matched_words(text: str, patterns: list[re.Pattern[str]], excludes: list[re
 
 
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _latin(ch: str) -> bool:
+    """Part of a word written in Latin letters: ASCII letters and digits, accented letters (Latin-1
+    to Latin Extended-B, Latin Extended Additional for Vietnamese), combining accents."""
+    return (ch in _WORD_CHARS or "\u00c0" <= ch <= "\u024f" and ch not in "\u00d7\u00f7"
+            or "\u1e00" <= ch <= "\u1eff" or "\u0300" <= ch <= "\u036f")
 _END = ""  # trie key under which the labels ending at a node are kept (never a character of the text)
 
 
@@ -269,8 +287,9 @@ class _LabelFinder:
 
     One walk finds all labels, overlapping ones included, in O(len(text) x longest label) dict
     look-ups: about 5-30 µs for a query of 5-35 characters with ~1,900 label keys (a regex or
-    str.find per label took 0.3-0.5 ms with the 700 keys of ja and en alone, 1-2 ms with all). ASCII labels are checked for word boundaries and a
-    plural -s/-es at the end, as the pattern (?<![a-z0-9])label(?:s|es)?(?![a-z0-9]) would.
+    str.find per label took 0.3-0.5 ms with the 700 keys of ja and en alone, 1-2 ms with all). Labels
+    in Latin letters are checked for word boundaries and a plural -s/-es at the end, as the pattern
+    (?<![a-z0-9])label(?:s|es)?(?![a-z0-9]) would (accented Latin letters count as word characters).
     """
 
     def __init__(self, concepts: Iterable[Concept]):
@@ -279,7 +298,7 @@ class _LabelFinder:
         for c in sorted(concepts, key=lambda c: (c.scheme, c.id)):
             for label in c.labels:
                 key = _label_key(label)
-                word = key.isascii()
+                word = all(_latin(ch) or not ch.isalnum() for ch in key)
                 # Korean (and any CJK) spacing varies: a label with a space also matches without it.
                 for variant in (key,) if word else dict.fromkeys((key, key.replace(" ", ""))):
                     if variant and (variant, c.scheme, c.id) not in seen:
@@ -301,7 +320,7 @@ class _LabelFinder:
                 for scheme, id, label, word in node.get(_END, ()):
                     if not word:
                         found.append((start, end, scheme, id, label))
-                    elif start == 0 or text[start - 1] not in _WORD_CHARS:
+                    elif start == 0 or not _latin(text[start - 1]):
                         stop = _word_end(text, end)
                         if stop:
                             found.append((start, stop, scheme, id, label))
@@ -315,7 +334,7 @@ def _word_end(text: str, end: int) -> int:
     """Where a whole-word match ending at ``end`` stops, after an optional plural s/es; 0 if it is no word."""
     for suffix in ("s", "es", ""):
         stop = end + len(suffix)
-        if text.startswith(suffix, end) and (stop == len(text) or text[stop] not in _WORD_CHARS):
+        if text.startswith(suffix, end) and (stop == len(text) or not _latin(text[stop])):
             return stop
     return 0
 
@@ -402,7 +421,8 @@ def _read_concepts(triples: _Triples, where: str) -> dict[tuple[str, str], Conce
                 zh="".join(labels["zh"]), ko="".join(labels["ko"]),
                 alt_zh=literals("altLabel", "zh"), alt_ko=literals("altLabel", "ko"),
                 definitions=tuple(d for lang in ("en", "ja", "zh", "ko") for d in literals("definition", lang)),
-                more_labels=tuple(label for lang in MORE_LANGUAGES for label in more[lang] + literals("altLabel", lang)))
+                more_labels=tuple(label for lang in MORE_LANGUAGES for label in more[lang] + literals("altLabel", lang)),
+                inflected=tuple((lang, label) for lang in STEMMERS for label in more[lang] + literals("altLabel", lang)))
         if not any(s == scheme for s, _ in concepts):
             raise ConceptDataError(f"{where}: no concepts in scheme {scheme_iri(scheme)}")
     for (scheme, id), concept in concepts.items():
