@@ -74,6 +74,29 @@ def test_threshold_and_schemes_filter(meanings, encoder):
     assert [m.concept for m in meanings.match(vector, schemes=("theme",))] == ["men-shed"]
 
 
+def test_floor_sets_the_score_at_the_threshold(meanings, encoder):
+    vector = encoder.vector_for(("theme", "men-shed"), noise=0.01)
+    (match,) = meanings.match(vector)
+    bar = match.z - 0.01          # just below the match: its score is a hair above the floor
+    assert meanings.match(vector, threshold=bar, full=bar + 100, floor=0.1)[0].score == pytest.approx(0.1, abs=1e-3)
+    assert meanings.match(vector, threshold=bar, full=bar + 100, floor=0.5)[0].score == pytest.approx(0.5, abs=1e-3)
+    halfway = dict(threshold=match.z - 2.0, full=match.z + 2.0)
+    assert meanings.match(vector, **halfway)[0].score == pytest.approx(0.75, abs=1e-3)   # default floor 0.5
+
+
+def test_broad_concepts_can_need_a_higher_bar(meanings, encoder, schemes):
+    from kg.meaning import broad_concepts
+
+    broad = broad_concepts(schemes)
+    assert ("target-group", "elderly") in broad and ("target-group", "young-carers") not in broad
+    assert meanings.broad == broad                                     # known from the schemes at build
+    elderly = encoder.vector_for(("target-group", "elderly"), noise=0.01)
+    (match,) = meanings.match(elderly)
+    assert meanings.match(elderly, broad_margin=match.z) == []          # broad: the bar moved past it
+    carers = encoder.vector_for(("target-group", "young-carers"), noise=0.01)
+    assert meanings.match(carers, broad_margin=100.0) != []             # not broad: unchanged
+
+
 def test_a_vague_text_matches_nothing(meanings, encoder):
     rng = np.random.default_rng(5)
     vague = rng.normal(0, 1, 64).astype(np.float32)
