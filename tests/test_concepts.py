@@ -169,8 +169,12 @@ def test_load_is_cached():
 
 
 def test_docstring_examples_run():
+    from kg.normalize import inflection
+
     result = doctest.testmod(concepts_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 4 and result.failed == 0
+    result = doctest.testmod(inflection)
+    assert result.attempted >= 2 and result.failed == 0
 
 
 # -- tagging: cases from the real list (title, description, organisation) -----------------------

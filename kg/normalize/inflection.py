@@ -16,7 +16,7 @@ they did not find.
 
     >>> finder = InflectedLabels([("pt", "target-group", "foreign-residents", "estrangeiros")])
     >>> finder.find("apoio a famílias estrangeiras")
-    [(18, 29, 'target-group', 'foreign-residents', 'estrangeiros')]
+    [(17, 29, 'target-group', 'foreign-residents', 'estrangeiros')]
 """
 from __future__ import annotations
 
