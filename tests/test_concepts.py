@@ -455,6 +455,8 @@ MULTILINGUAL = [
     ("apoyo para familias extranjeras", {(TG, "families"), (TG, "foreign-residents")},
      {(TG, "jobless")}),                                              # "para": a short stem finds nothing
     ("comedores comunitarios", {(TH, "food")}, set()),
+    ("personas de orientación sexual diversa", {(TG, "gender-minorities")}, {(TH, "counselling")}),
+    ("pessoas de orientação sexual diversa", {(TG, "gender-minorities")}, {(TH, "counselling")}),
 ]
 
 
