@@ -155,20 +155,32 @@ class VectorIndex:
                 exactly the top-k among them for a flat index, and for HNSW whenever the allowed
                 set has up to ``EXACT_SUBSET_LIMIT`` ids.
         """
+        return [self._hits(rows, scores) for rows, scores in self.search_rows(queries, k, allowed)]
+
+    def search_rows(self, queries: np.ndarray, k: int,
+                    allowed: set[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``search`` as arrays, for callers that work on rows (a row is a position in ``ids``):
+        per query, the hit rows (int64) and their cosines (float32), best first, ties by id.
+
+        >>> index = VectorIndex.build(np.eye(3, dtype=np.float32), ["a", "b", "c"])
+        >>> rows, scores = index.search_rows(np.eye(3)[:1], k=1)[0]
+        >>> rows.tolist(), scores.tolist()
+        ([0], [1.0])
+        """
         q = _normalised(_as_queries(queries, self.dim), "query")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise ValueError(f"k must be a non-negative integer, not {k!r}")
         rows = None if allowed is None else self._rows_of(allowed)
         n_cand = len(self) if rows is None else len(rows)
         if n_cand == 0 or len(q) == 0 or k == 0:
-            return [[] for _ in range(len(q))]
+            return [(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)) for _ in range(len(q))]
         kk = min(int(k), n_cand)
-        if rows is not None and len(rows) <= SMALL_SUBSET:
-            return self._exact(q, rows, kk)
+        if (rows is not None and len(rows) <= SMALL_SUBSET) or (rows is None and self.kind == "flat"):
+            return self._exact(q, rows, kk)   # what a FAISS flat search and the tie check would give, faster
         exact = self.kind == "flat" or (rows is not None and len(rows) <= EXACT_SUBSET_LIMIT)
         fetch = min(n_cand, kk + 1) if exact else kk   # one extra reveals a tie at the cut
         _, found = self._faiss_search(q, fetch, rows)
-        out: list[list[Hit] | None] = []
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
         again = []                     # queries answered by an exact scan, all in one matrix product
         for j in range(len(q)):
             hit_rows, scores = self._rescore(q[j], found[j][found[j] >= 0])
@@ -177,11 +189,19 @@ class VectorIndex:
                 again.append(j)
                 out.append(None)
             else:
-                out.append(self._hits(hit_rows[:kk], scores[:kk]))
+                out.append((hit_rows[:kk], scores[:kk]))
         if again:
             for j, hits in zip(again, self._exact(q[again], rows, kk)):
                 out[j] = hits
-        return cast("list[list[tuple[str, float]]]", out)      # every None was filled in above
+        return cast("list[tuple[np.ndarray, np.ndarray]]", out)      # every None was filled in above
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The stored (normalised) vectors, one row per id in ``ids`` order; read-only, valid while the
+        index lives."""
+        view = self._vectors.view()
+        view.flags.writeable = False
+        return view
 
     def _rows_of(self, allowed: set[str]) -> np.ndarray:
         if isinstance(allowed, str):
@@ -209,27 +229,27 @@ class VectorIndex:
     def _rescore(self, q: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores of ``rows`` recomputed the same way for every row (float64 sum, then float32),
         so equal vectors score exactly equal; sorted by (-score, row), i.e. ties by id."""
-        products = self._vectors[rows].astype(np.float64) * q.astype(np.float64)
+        products = np.multiply(self._vectors.take(rows, axis=0), q.astype(np.float64), dtype=np.float64)
         scores = products.sum(axis=1).astype(np.float32)
         order = np.lexsort((rows, -scores))
         return rows[order], scores[order]
 
-    def _exact(self, q: np.ndarray, rows: np.ndarray | None, kk: int) -> list[list[Hit]]:
-        """Exact top-kk of each query over all rows or a subset, ties by id."""
+    def _exact(self, q: np.ndarray, rows: np.ndarray | None, kk: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Exact top-kk of each query over all rows or a subset, ties by id: (rows, scores) each."""
         small = rows is not None and len(rows) <= SMALL_SUBSET
-        scores = (self._vectors[rows] if small else self._vectors) @ q.T
+        scores = q @ (self._vectors[rows] if small else self._vectors).T     # (queries, candidates)
         if rows is not None and not small:
-            scores = scores[rows]
+            scores = scores[:, rows]
         out = []
         for j in range(len(q)):
-            s = scores[:, j]
+            s = scores[j]
             if kk < len(s):  # candidates: everything that float32 rounding could place in the top kk
                 cut = np.partition(s, len(s) - kk)[len(s) - kk]
                 pick = np.flatnonzero(s >= cut - TIE_EPS)
             else:
                 pick = np.arange(len(s))
             hit_rows, hit_scores = self._rescore(q[j], pick if rows is None else rows[pick])
-            out.append(self._hits(hit_rows[:kk], hit_scores[:kk]))
+            out.append((hit_rows[:kk], hit_scores[:kk]))
         return out
 
     def _hits(self, rows: np.ndarray, scores: np.ndarray) -> list[Hit]:

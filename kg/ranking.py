@@ -88,19 +88,27 @@ class Ranker:
 
     def scored(self, query: Query, ids: list[str], cosines: list[float], *, top: int | None = None,
                exclude: str | None = None, coverage: bool = False) -> list[tuple[float, str, float, float, float]]:
-        """``scores`` for candidates given as two lists (ids, cosines): the batch path of the links."""
+        """``scores`` for candidates given as two lists (ids, cosines)."""
         if exclude is not None and exclude in ids:
             at = ids.index(exclude)
             ids, cosines = ids[:at] + ids[at + 1:], cosines[:at] + cosines[at + 1:]
         rows = self.table.rows_of(ids)
-        if (rows < 0).any():
-            keep = rows >= 0
-            ids = [pid for pid, kept in zip(ids, keep.tolist()) if kept]
-            cosines = [c for c, kept in zip(cosines, keep.tolist()) if kept]
-            rows = rows[keep]
-        if not ids:
+        keep = rows >= 0
+        found = self.scored_rows(query, rows[keep], np.array(cosines, dtype=np.float64)[keep], top=top,
+                                 coverage=coverage)
+        ids = self.table.ids
+        return [(score, ids[row], concept, region, org) for score, row, concept, region, org in found]
+
+    def scored_rows(self, query: Query, rows: np.ndarray, cosine: np.ndarray, *, top: int | None = None,
+                    exclude: int | None = None, coverage: bool = False) -> list[tuple[float, int, float, float, float]]:
+        """``scored`` for candidates given as table rows and their cosines (arrays): the batch path of the
+        links. Rows, not ids, in the results; ``exclude``: a row left out before scoring."""
+        if exclude is not None:
+            keep = rows != exclude
+            rows, cosine = rows[keep], cosine[keep]
+        if not len(rows):
             return []
-        cosine = np.array(cosines, dtype=np.float64)
+        cosine = np.asarray(cosine, dtype=np.float64)
         low, high = float(cosine.min()), float(cosine.max())
         relative = (cosine - low) / ((high - low) or 1.0)       # e5 cosines bunch together: use their spread
         targets = self.table.weights(rows)
@@ -111,12 +119,13 @@ class Ranker:
         same_org = self.table.same_organization(query, rows)
         w = self.weights
         score = w.embedding * relative + w.concepts * concept + w.region * region + w.organization * same_org
-        picked: range | list[int] = range(len(ids))
-        if top is not None and top < len(ids):
+        picked: range | list[int] = range(len(rows))
+        if top is not None and top < len(rows):
             # Rounding moves a score by 5e-7 at most: nothing 1e-6 below the top-th can reach the top.
             kth = np.partition(score, len(score) - top)[len(score) - top]
             picked = np.flatnonzero(score >= kth - 1e-6).tolist()
-        found = [(round(float(score[i]), 6), ids[i], float(concept[i]), float(region[i]), float(same_org[i]))
+        # Table rows are in id order: ties broken by row are broken by id.
+        found = [(round(float(score[i]), 6), int(rows[i]), float(concept[i]), float(region[i]), float(same_org[i]))
                  for i in picked]
         found.sort(key=lambda item: (-item[0], item[1]))
         return found if top is None else found[:top]

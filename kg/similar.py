@@ -264,17 +264,23 @@ class Similarity:
         if 0 < k <= self.stored_links and isinstance(self.views, ViewTable) and self.ranker.weights == Weights():
             yield from _grouped(self.views.links(k))
             return
-        ids = self.profiles.ids
-        self.profiles.index_rows()
-        kk = candidates(len(self.index), k)
+        table, index = self.profiles, self.index
+        ids = table.ids
+        # The table and the index both hold their rows in id order: one row number for both.
+        same_rows = len(ids) == len(index) and all(a == b for a, b in zip(ids, index.ids))
+        to_table = None if same_rows else table.rows_of(index.ids)
+        kk = candidates(len(index), k)
         with (progress or Progress(False)).bar("link", total=len(ids), unit="projects") as bar:
             for start in range(0, len(ids), LINK_BATCH):
-                chunk = ids[start:start + LINK_BATCH]
-                found = self.index.search(np.stack([self.index.vector(pid) for pid in chunk]), kk)
-                for row, (pid, hits) in enumerate(zip(chunk, found), start=start):
-                    near, cosines = map(list, zip(*hits)) if hits else ([], [])
-                    best = self.ranker.scored(self.profiles.query(None, row), near, cosines, top=k, exclude=pid)
-                    yield pid, [(target, score) for score, target, *_ in best]
+                chunk = range(start, min(start + LINK_BATCH, len(ids)))
+                queries = index.vectors[start:chunk.stop] if same_rows else \
+                    np.stack([index.vector(ids[row]) for row in chunk])
+                for row, (near, cosines) in zip(chunk, index.search_rows(queries, kk)):
+                    if to_table is not None:
+                        near = to_table[near]
+                        near, cosines = near[near >= 0], cosines[near >= 0]
+                    best = self.ranker.scored_rows(table.query(None, row), near, cosines, top=k, exclude=row)
+                    yield ids[row], [(ids[target], score) for score, target, *_ in best]
                 bar.update(len(chunk))
 
 
