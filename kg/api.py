@@ -159,11 +159,12 @@ class Tsunagari:
         Returns a kg.validate.ValidationResult (``conforms``, ``violations``, ``warnings``, ``text``).
         """
         from kg.engines import OxigraphEngine
-        from kg.validate import validate_store
+        from kg.validate import validate_folder, validate_store
 
         folder = self.generation.oxigraph_folder
-        engine = OxigraphEngine.open(folder) if folder.is_dir() else OxigraphEngine.load(self.generation.graph_file())
-        return validate_store(engine.store)
+        if folder.is_dir():
+            return validate_folder(folder)
+        return validate_store(OxigraphEngine.load(self.generation.graph_file()).store)
 
     # -- similarity ------------------------------------------------------------------------------
     @cached_property

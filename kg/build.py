@@ -131,9 +131,9 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
 
             draft.generation.oxigraph_folder.mkdir()      # with the umask (RocksDB would make it 0755)
             oxigraph = load_oxigraph(draft.generation.folder / GRAPH, draft.generation.oxigraph_folder)
+            del oxigraph                      # closes RocksDB: validation reads it, the folder is renamed
         with steps("validate"), progress.stage("validate"):
-            check_graph(oxigraph)
-            del oxigraph                      # closes RocksDB before the folder is renamed
+            check_folder(draft.generation.oxigraph_folder)
         draft.write_json(PROBLEMS, [asdict(p) for p in assembler.problems])
         manifest = {
             "tsunagari_version": _version(),
@@ -155,6 +155,15 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
                        triples=triples, sources=source_infos, problems=assembler.problems,
                        seconds=time.perf_counter() - start, organizations=organizations,
                        steps=steps.seconds, peak_rss_mb=peak_rss_mb(), peak_mb=steps.peak_mb)
+
+
+def check_folder(folder: Path) -> None:
+    """Check every node of a built Oxigraph database (a generation's ``oxigraph/``, closed) against
+    kg/data/shapes.ttl, on several cores when it is big (kg.validate.validate_folder); raises
+    kg.errors.ValidationError."""
+    from kg.validate import raise_for, validate_folder
+
+    raise_for(validate_folder(folder))
 
 
 def check_graph(oxigraph_store: Any) -> None:
@@ -325,4 +334,4 @@ def _version() -> str:
         return "0+unknown"
 
 
-__all__ = ["build_store", "BuildReport", "check_graph", "input_hash", "sorted_ntriples", "peak_rss_mb"]
+__all__ = ["build_store", "BuildReport", "check_folder", "check_graph", "input_hash", "sorted_ntriples", "peak_rss_mb"]

@@ -427,6 +427,23 @@ def test_store_on_disk_gives_the_graph_results(damaged, tmp_path):
     assert not result.conforms and result.violations == expected.violations and result.warnings == expected.warnings
 
 
+def test_folder_checked_by_processes_gives_the_store_results(damaged, tmp_path):
+    """validate_folder shares the checks among processes: the same violations and warnings, in the same
+    order, as validate_store in one process (blank nodes included: the same folder is read)."""
+    import pyoxigraph
+
+    from kg.engines import load_oxigraph
+    from kg.validate import validate_folder
+
+    (tmp_path / "graph.nt").write_bytes(damaged[0].serialize(format="nt", encoding="utf-8"))
+    store = load_oxigraph(tmp_path / "graph.nt", tmp_path / "oxigraph")
+    del store
+    one = validate_store(pyoxigraph.Store.read_only(str(tmp_path / "oxigraph")))
+    shared = validate_folder(tmp_path / "oxigraph", workers=2)
+    assert not one.conforms and any("blank node" in v.message for v in one.violations)
+    assert (shared.violations, shared.warnings, shared.text) == (one.violations, one.warnings, one.text)
+
+
 def copy_with_kg_prefixes(graph: Graph) -> Graph:
     from kg.rdf import new_graph
 
