@@ -87,6 +87,7 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
     from kg.linesort import RUN_LINES
     from kg.normalize.concepts import ConceptSchemes
     from kg.normalize.regions import Gazetteer
+    from kg.runloader import RunLoader
     from kg.sources import open_source
 
     start = time.perf_counter()
@@ -98,42 +99,50 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
     assembler = Assembler(gazetteer, concepts)
     options = {"fiscal_year": fiscal_year, "programme": programme}
     with store.building() as draft:
-        stream = _Stream(draft, gazetteer, concepts, profiles=embed, run_lines=run_lines or RUN_LINES)
-        with steps("read+normalise+write"), progress.bar("read+normalise+write", unit="rows") as bar:
-            for source in sources:
-                for project in assembler.projects(source):
-                    stream.add(project, source.sha256)
-                    bar.update(1)
-        assembler.forget()
-        with steps("organisations+regions"):
-            stream.finish(assembler, progress)
-        organizations = len(assembler.organizations)
-        assembler.forget(organizations=True)           # memory for the Oxigraph load
-        source_infos = [asdict(s) for s in assembler.sources]
-        digest = input_hash(source_infos, options)
-        vectors = None
-        if embed:
-            with steps("embed"):
-                from kg.similar import embeddings_errors
-
-                with embeddings_errors():        # the model's and the index's errors as KgErrors
-                    vectors = _embed(stream, draft, model=model, encoder=encoder, input_hash=digest,
-                                     progress=progress)
-            if similar_links and stream.views.count:
-                with steps("link"):
-                    _link(stream, draft, vectors, similar_links, progress)
-                vectors["similar_links"] = similar_links
-        stream.views.close()
-        with steps("sort"):
-            triples, graph_sha = stream.sorter.merge(draft.generation.folder / GRAPH, progress, stream.lines)
-        with steps("load"), progress.stage("load"):
-            from kg.engines import load_oxigraph
-
+        with RunLoader(draft.generation.oxigraph_folder) as loader:
+            stream = _Stream(draft, gazetteer, concepts, profiles=embed, run_lines=run_lines or RUN_LINES)
+            # Runs the sort spills are loaded into Oxigraph by a second process while the build reads on.
             draft.generation.oxigraph_folder.mkdir()      # with the umask (RocksDB would make it 0755)
-            oxigraph = load_oxigraph(draft.generation.folder / GRAPH, draft.generation.oxigraph_folder)
-            del oxigraph                      # closes RocksDB: validation reads it, the folder is renamed
-        with steps("validate"), progress.stage("validate"):
-            check_folder(draft.generation.oxigraph_folder)
+            stream.sorter.on_run = loader.add
+            with steps("read+normalise+write"), progress.bar("read+normalise+write", unit="rows") as bar:
+                for source in sources:
+                    for project in assembler.projects(source):
+                        stream.add(project, source.sha256)
+                        bar.update(1)
+            assembler.forget()
+            with steps("organisations+regions"):
+                stream.finish(assembler, progress)
+            organizations = len(assembler.organizations)
+            assembler.forget(organizations=True)           # memory for the Oxigraph load
+            source_infos = [asdict(s) for s in assembler.sources]
+            digest = input_hash(source_infos, options)
+            vectors = None
+            if embed:
+                with steps("embed"):
+                    from kg.similar import embeddings_errors
+
+                    with embeddings_errors():        # the model's and the index's errors as KgErrors
+                        vectors = _embed(stream, draft, model=model, encoder=encoder, input_hash=digest,
+                                         progress=progress)
+                if similar_links and stream.views.count:
+                    with steps("link"):
+                        _link(stream, draft, vectors, similar_links, progress)
+                    vectors["similar_links"] = similar_links
+            stream.views.close()
+            if not loader.started:
+                stream.sorter.on_run = None                # one run: graph.nt is loaded whole, in this process
+            with steps("sort"):
+                triples, graph_sha = stream.sorter.merge(draft.generation.folder / GRAPH, progress, stream.lines)
+            with steps("load"), progress.stage("load"):
+                from kg.engines import load_oxigraph
+
+                if loader.started:
+                    loader.finish()                           # the last runs, then compaction
+                else:
+                    oxigraph = load_oxigraph(draft.generation.folder / GRAPH, draft.generation.oxigraph_folder)
+                    del oxigraph                  # closes RocksDB: validation reads it, the folder is renamed
+            with steps("validate"), progress.stage("validate"):
+                check_folder(draft.generation.oxigraph_folder)
         draft.write_json(PROBLEMS, [asdict(p) for p in assembler.problems])
         manifest = {
             "tsunagari_version": _version(),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -30,6 +30,7 @@ class LineSorter:
         self.run_lines = run_lines
         self.lines: list[bytes] = []
         self.runs: list[Path] = []
+        self.on_run: Callable[[Path], None] | None = None    # told of each run once written (kg.runloader)
 
     def add(self, lines: Iterable[str]) -> None:
         """More lines; a run is spilled when enough have gathered."""
@@ -47,6 +48,8 @@ class LineSorter:
         with open(run, "wb") as f:
             f.writelines(dict.fromkeys(self.lines))        # sorted, so the first of equal lines is kept
         self.runs.append(run)
+        if self.on_run is not None:
+            self.on_run(run)
         self.lines = []
 
     def merge(self, out: Path, progress: Progress | None = None, total: int | None = None) -> tuple[int, str]:

@@ -60,6 +60,16 @@ def test_many_runs_merge_into_the_graph_of_the_dataset(built, source):
     assert not (kg.folder / "scratch").exists()
 
 
+def test_runs_loaded_while_reading_hold_the_graph(built):
+    """The runs went to Oxigraph as they were spilled (kg.runloader): the database holds every triple of
+    graph.nt once, and nothing else."""
+    kg, report = built
+    rows = kg.sparql("SELECT (COUNT(*) AS ?n) (COUNT(DISTINCT ?s) AS ?subjects) WHERE { ?s ?p ?o }",
+                     engine="oxigraph").records()
+    subjects = {line.split(b" ", 1)[0] for line in kg.generation.graph_file().read_bytes().splitlines()}
+    assert (rows[0]["n"], rows[0]["subjects"]) == (report.triples, len(subjects))
+
+
 def test_links_are_what_similar_gives_and_are_in_the_graph(built):
     kg, _ = built
     stored = {}
@@ -187,3 +197,16 @@ def test_progress_bars_name_each_stage_and_are_quiet_when_told(tmp_path, capfd):
     build_store([small], Store(tmp_path / "c"), fiscal_year=2025, programme="p")   # stderr is not a terminal
     assert capfd.readouterr().err == ""
     assert json.loads((Store(tmp_path / "c").generation().folder / "problems.json").read_text()) == []
+
+
+def test_a_run_oxigraph_cannot_read_fails_the_build_with_a_store_error(tmp_path):
+    from kg.errors import StoreError
+    from kg.runloader import RunLoader
+
+    bad = tmp_path / "run-00000.nt"
+    bad.write_text("<https://example.org/a> <https://example.org/b> .\n", encoding="utf-8")
+    (tmp_path / "oxigraph").mkdir()
+    with RunLoader(tmp_path / "oxigraph") as loader:
+        loader.add(bad)
+        with pytest.raises(StoreError, match="loading the triples into Oxigraph failed"):
+            loader.finish()

@@ -168,5 +168,5 @@ def _count(n: int, word: str) -> str:
     return f"{n:,} {word}{'s' if n != 1 else ''}"
 
 
-__all__ = ["ValidationResult", "Violation", "validate_store", "validate_folder", "validate_graph", "raise_for", "shapes_graph",
-           "ontology_graph", "shape_checks"]
+__all__ = ["ValidationResult", "Violation", "validate_store", "validate_folder", "validate_graph", "raise_for",
+           "shapes_graph", "ontology_graph", "shape_checks"]

@@ -1,18 +1,21 @@
 """The compiled checks of a stored Oxigraph database shared among worker processes.
 
-pyoxigraph holds the GIL while a query's answer is read, so threads do not help; processes each open the
-database read-only (RocksDB allows several readers) and take the next check when they finish one. The
-rows are sorted and deduplicated at the end: the result is the one ``validate_store`` gives.
+pyoxigraph holds the GIL while a query's answer is read, so threads do not help; each worker is a fresh
+interpreter (``python -m kg.validate.parallel FOLDER``: RocksDB does not survive a fork) that opens the
+database read-only, reads a check's number on its stdin and answers with that check's rows as one JSON
+line. The parent hands the next check to whichever worker answers first. The rows are sorted and
+deduplicated at the end: the result is the one ``validate_store`` gives.
 """
 from __future__ import annotations
 
-import multiprocessing
+import json
+import selectors
+import subprocess
+import sys
 from pathlib import Path
 
+from kg.errors import ValidationError
 from kg.validate.run import Violation, run_checks, store_terms
-
-# The worker's open database, its checks and terms: set once per worker process by the pool's initializer.
-_worker: tuple | None = None
 
 
 def run_in_processes(folder: Path, workers: int) -> tuple[list[Violation], list[Violation]]:
@@ -20,33 +23,67 @@ def run_in_processes(folder: Path, workers: int) -> tuple[list[Violation], list[
     run by ``workers`` processes; sorted, without repeats."""
     import pyoxigraph as ox
 
+    from kg.runloader import child_env
     from kg.validate import shape_checks
 
     checks = shape_checks(ox.Store.read_only(str(folder)))
-    # SPARQL-based checks scan most of the graph: started first, none of them is left to run alone at the end.
-    order = sorted(range(len(checks)), key=lambda i: ("sh:sparql" not in checks[i].source, i))
-    # fork: a child needs no import of the caller's main module (a script without a __main__ guard).
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    # SPARQL-based checks scan most of the graph: started first, none is left to run alone at the end.
+    todo = sorted(range(len(checks)), key=lambda i: ("sh:sparql" not in checks[i].source, i), reverse=True)
     violations: set[Violation] = set()
     warnings: set[Violation] = set()
-    with context.Pool(workers, initializer=_open, initargs=(str(folder),)) as pool:
-        for found, warned in pool.imap_unordered(_run, order, chunksize=1):
-            violations.update(found)
-            warnings.update(warned)
+    procs = [subprocess.Popen([sys.executable, "-m", "kg.validate.parallel", str(folder)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), text=True)
+             for _ in range(min(workers, len(checks)))]
+    try:
+        with selectors.DefaultSelector() as selector:
+            for proc in procs:
+                selector.register(proc.stdout, selectors.EVENT_READ, proc)
+                _give(proc, todo)
+            busy = len(procs)
+            while busy:
+                for key, _ in selector.select():
+                    proc = key.data
+                    line = proc.stdout.readline()
+                    if not line:
+                        raise ValidationError(f"{folder}: a validation worker failed: "
+                                              f"{proc.stderr.read().strip().splitlines()[-1:]}")
+                    found, warned = json.loads(line)
+                    violations.update(Violation(*v) for v in found)
+                    warnings.update(Violation(*w) for w in warned)
+                    if not _give(proc, todo):
+                        selector.unregister(proc.stdout)
+                        busy -= 1
+    finally:
+        for proc in procs:
+            if proc.poll() is None and not proc.stdin.closed:
+                proc.kill()                           # stopped by an error: not every check was answered
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                stream.close()
+            proc.wait()
     return sorted(violations), sorted(warnings)
 
 
-def _open(folder: str) -> None:
+def _give(proc: subprocess.Popen, todo: list[int]) -> bool:
+    """The next check to ``proc``, or end its input when none is left (False)."""
+    if not todo:
+        proc.stdin.close()
+        return False
+    proc.stdin.write(f"{todo.pop()}\n")
+    proc.stdin.flush()
+    return True
+
+
+def _worker(folder: str) -> None:
     import pyoxigraph as ox
 
     from kg.validate import shape_checks
 
-    global _worker
     store = ox.Store.read_only(folder)
-    _worker = (store, shape_checks(store), store_terms(store))
+    checks, terms = shape_checks(store), store_terms(store)
+    for line in sys.stdin:
+        found, warned = run_checks(store, [checks[int(line)]], terms)
+        print(json.dumps([found, warned], ensure_ascii=False), flush=True)
 
 
-def _run(index: int) -> tuple[list[Violation], list[Violation]]:
-    store, checks, terms = _worker
-    return run_checks(store, [checks[index]], terms)
+if __name__ == "__main__":
+    _worker(sys.argv[1])

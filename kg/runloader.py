@@ -1,0 +1,99 @@
+"""Bulk-load the external sort's runs into Oxigraph in a second process while the build reads on.
+
+    >>> with RunLoader(generation.oxigraph_folder) as loader:     # doctest: +SKIP
+    ...     sorter.on_run = loader.add; ...; loader.finish()
+
+Each run the sorter spills (kg.linesort) is hard-linked for the loader and bulk-loaded as soon as it is
+written, so on two cores the load overlaps reading and normalising; Oxigraph keeps one copy of a triple
+met in several runs. ``finish`` waits for the last run and compacts the database (``optimize``): the
+folder then holds the triples one bulk load of the sorted graph.nt gives.
+
+The loader is a fresh interpreter (``python -m kg.runloader FOLDER``, run files named on its stdin), not a
+fork: RocksDB's background threads do not survive a fork, and nothing of the caller's main module runs.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kg.errors import StoreError
+
+
+class RunLoader:
+    """A loader process fed with N-Triples files; started by the first ``add``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "RunLoader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.abort()                  # finished: nothing to do; failed: the loader is stopped
+
+    @property
+    def started(self) -> bool:
+        """Whether a run was handed over (the process exists)."""
+        return self.process is not None
+
+    def add(self, run: Path) -> None:
+        """Load ``run`` (an N-Triples file) in the loader process; the caller may delete its name at once."""
+        if self.process is None:
+            self.process = subprocess.Popen([sys.executable, "-m", "kg.runloader", str(self.folder)],
+                                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE, env=child_env(), text=True)
+        link = run.with_name(f"{run.name}.load")
+        os.link(run, link)
+        self.process.stdin.write(f"{link}\n")
+        self.process.stdin.flush()
+
+    def finish(self) -> None:
+        """Wait until every run is loaded and the database compacted; raises StoreError if loading failed."""
+        if self.process is None:
+            return
+        _, errors = self.process.communicate()
+        code, self.process = self.process.returncode, None
+        if code != 0:
+            raise StoreError(f"{self.folder}: loading the triples into Oxigraph failed: "
+                             f"{(errors or '').strip().splitlines()[-1:] or code}")
+
+    def abort(self) -> None:
+        """Stop the loader if it still runs (the build failed; its folder is thrown away)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.communicate()
+            self.process = None
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a helper interpreter: this one's, with the folder ``kg`` is imported from first
+    on its path."""
+    here = str(Path(__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": here + (os.pathsep + path if path else "")}
+
+
+def _main(folder: str) -> None:
+    import pyoxigraph as ox
+
+    store = ox.Store(folder)
+    for line in sys.stdin:
+        path = line.rstrip("\n")
+        store.bulk_load(path=path, format=ox.RdfFormat.N_TRIPLES)
+        os.unlink(path)
+    store.optimize()
+    store.flush()
+
+
+if __name__ == "__main__":
+    try:
+        _main(sys.argv[1])
+    except Exception as error:        # the parent raises it as a StoreError
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+__all__ = ["RunLoader", "child_env"]
