@@ -3,9 +3,8 @@ SPARQL, the server. Prints markdown tables; no network beyond 127.0.0.1.
 
 Usage::
 
-    python scripts/bench_scale.py --sizes 10000,100000            # about 15 min on 2 quiet cores
-    python scripts/bench_scale.py --sizes 1000000 --skip serve     # the million row
-    python scripts/bench_scale.py --sizes 10000 --e5               # also the real model at 10k
+    python scripts/bench_scale.py --sizes 10000,100000 --e5       # about 9 min on 2 quiet cores
+    python scripts/bench_scale.py --sizes 1000000 --skip hashing   # the million row, no vectors (about 35 min)
 
 For each size, a synthetic list (``scripts/synth.py --seed 1``) is built twice, each time in a fresh
 process (wall and CPU seconds, peak RSS, seconds per step of the pipeline): without embeddings, and with
