@@ -96,8 +96,8 @@ class Ranker:
         keep = rows >= 0
         found = self.scored_rows(query, rows[keep], np.array(cosines, dtype=np.float64)[keep], top=top,
                                  coverage=coverage)
-        ids = self.table.ids
-        return [(score, ids[row], concept, region, org) for score, row, concept, region, org in found]
+        names = self.table.ids
+        return [(score, names[row], concept, region, org) for score, row, concept, region, org in found]
 
     def scored_rows(self, query: Query, rows: np.ndarray, cosine: np.ndarray, *, top: int | None = None,
                     exclude: int | None = None, coverage: bool = False) -> list[tuple[float, int, float, float, float]]:

@@ -47,8 +47,10 @@ class RunLoader:
                                             stderr=subprocess.PIPE, env=child_env(), text=True)
         link = run.with_name(f"{run.name}.load")
         os.link(run, link)
-        self.process.stdin.write(f"{link}\n")
-        self.process.stdin.flush()
+        stdin = self.process.stdin
+        assert stdin is not None                  # opened with stdin=PIPE
+        stdin.write(f"{link}\n")
+        stdin.flush()
 
     def finish(self) -> None:
         """Wait until every run is loaded and the database compacted; raises StoreError if loading failed."""

@@ -13,6 +13,7 @@ import selectors
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO, cast
 
 from kg.errors import ValidationError
 from kg.validate.run import Violation, run_checks, store_terms
@@ -23,7 +24,6 @@ def run_in_processes(folder: Path, workers: int) -> tuple[list[Violation], list[
     run by ``workers`` processes; sorted, without repeats."""
     import pyoxigraph as ox
 
-    from kg.runloader import child_env
     from kg.validate import shape_checks
 
     checks = shape_checks(ox.Store.read_only(str(folder)))
@@ -31,14 +31,12 @@ def run_in_processes(folder: Path, workers: int) -> tuple[list[Violation], list[
     todo = sorted(range(len(checks)), key=lambda i: ("sh:sparql" not in checks[i].source, i), reverse=True)
     violations: set[Violation] = set()
     warnings: set[Violation] = set()
-    procs = [subprocess.Popen([sys.executable, "-m", "kg.validate.parallel", str(folder)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), text=True)
-             for _ in range(min(workers, len(checks)))]
+    procs = [_Worker(folder) for _ in range(min(workers, len(checks)))]
     try:
         with selectors.DefaultSelector() as selector:
             for proc in procs:
                 selector.register(proc.stdout, selectors.EVENT_READ, proc)
-                _give(proc, todo)
+                proc.give(todo)
             busy = len(procs)
             while busy:
                 for key, _ in selector.select():
@@ -50,27 +48,43 @@ def run_in_processes(folder: Path, workers: int) -> tuple[list[Violation], list[
                     found, warned = json.loads(line)
                     violations.update(Violation(*v) for v in found)
                     warnings.update(Violation(*w) for w in warned)
-                    if not _give(proc, todo):
+                    if not proc.give(todo):
                         selector.unregister(proc.stdout)
                         busy -= 1
     finally:
         for proc in procs:
-            if proc.poll() is None and not proc.stdin.closed:
-                proc.kill()                           # stopped by an error: not every check was answered
-            for stream in (proc.stdin, proc.stdout, proc.stderr):
-                stream.close()
-            proc.wait()
+            proc.close()
     return sorted(violations), sorted(warnings)
 
 
-def _give(proc: subprocess.Popen, todo: list[int]) -> bool:
-    """The next check to ``proc``, or end its input when none is left (False)."""
-    if not todo:
-        proc.stdin.close()
-        return False
-    proc.stdin.write(f"{todo.pop()}\n")
-    proc.stdin.flush()
-    return True
+class _Worker:
+    """One worker process and its three pipes."""
+
+    def __init__(self, folder: Path) -> None:
+        from kg.runloader import child_env
+
+        self.process = subprocess.Popen([sys.executable, "-m", "kg.validate.parallel", str(folder)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        env=child_env(), text=True)
+        pipes = (self.process.stdin, self.process.stdout, self.process.stderr)
+        assert all(pipe is not None for pipe in pipes)          # opened with PIPE
+        self.stdin, self.stdout, self.stderr = cast("tuple[IO[str], IO[str], IO[str]]", pipes)
+
+    def give(self, todo: list[int]) -> bool:
+        """The next check, or the end of the input when none is left (False)."""
+        if not todo:
+            self.stdin.close()
+            return False
+        self.stdin.write(f"{todo.pop()}\n")
+        self.stdin.flush()
+        return True
+
+    def close(self) -> None:
+        if self.process.poll() is None and not self.stdin.closed:
+            self.process.kill()                       # stopped by an error: not every check was answered
+        for pipe in (self.stdin, self.stdout, self.stderr):
+            pipe.close()
+        self.process.wait()
 
 
 def _worker(folder: str) -> None:
