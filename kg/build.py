@@ -11,8 +11,10 @@
    follow once every row is read;
 3. with ``embed``, project texts are embedded in batches into the vector index, ranking profiles are
    saved, and each project's top-k similarity links (``kg.similar``) join the triples;
-4. the sorted, deduplicated triples become ``graph.nt``, bulk-loaded into Oxigraph (``oxigraph/``) and
-   validated against every shape of ``kg/data/shapes.ttl``;
+4. the sorted, deduplicated triples become ``graph.nt``; each run the sort spills is bulk-loaded into
+   Oxigraph (``oxigraph/``) by a second process while the build reads on (``kg.runloader``; a graph of one
+   run is loaded whole at the end), and the database is validated against every shape of
+   ``kg/data/shapes.ttl``, by several processes when it is big (``kg.validate.validate_folder``);
 5. problems and the manifest are written and the generation goes live. Any failure leaves the
    previous generation live.
 
@@ -53,7 +55,7 @@ class BuildReport:
     seconds: float = 0.0
     organizations: int = 0
     steps: dict[str, float] = field(default_factory=dict)
-    peak_rss_mb: float = 0.0
+    peak_rss_mb: float = 0.0        # this process only: not the Oxigraph loader nor the validation workers
     peak_mb: dict[str, float] = field(default_factory=dict)     # peak RSS when each step ended
 
     @property
