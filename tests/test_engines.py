@@ -1,7 +1,6 @@
 """rdflib and embedded Oxigraph answer every queries/*.rq alike, with and without parameters."""
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 
 from kg.engines import OxigraphEngine, RdflibEngine, bind_values, open_engine
 from kg.sparql import QueryError
+from conftest import load_script
 
 ROOT = Path(__file__).parents[1]
 QUERIES = sorted((ROOT / "queries").glob("*.rq"))
@@ -58,12 +58,6 @@ def _header_parameters(path: Path) -> list[str]:
     return re.findall(r"\?([a-z_]+)", " ".join(lines))
 
 
-def _synth_module():
-    spec = importlib.util.spec_from_file_location("synth", ROOT / "scripts" / "synth.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _engines(graph, folder: Path):
     from kg.build import sorted_ntriples
@@ -90,7 +84,7 @@ def synthetic(tmp_path_factory):
     from kg.sources import read_source
 
     folder = tmp_path_factory.mktemp("synthetic")
-    _synth_module().write_csv(folder / "synth.csv", 300, seed=7)
+    load_script("synth").write_csv(folder / "synth.csv", 300, seed=7)
     return _engines(to_graph(assemble([read_source(folder / "synth.csv")])), folder / "store")
 
 

@@ -5,7 +5,6 @@ After an intended change, run `python scripts/regenerate_golden.py` and review t
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,19 +12,14 @@ import pytest
 
 from rdflib import Graph
 from rdflib.compare import graph_diff, to_isomorphic
+from conftest import load_script
 
 ROOT = Path(__file__).parents[1]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("regenerate_golden", ROOT / "scripts" / "regenerate_golden.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _golden_graph() -> Graph:
-    return _script().golden_graph()
+    return load_script("regenerate_golden").golden_graph()
 
 
 def test_small_graph_matches_golden():
@@ -53,7 +47,7 @@ def test_bundled_build_gives_the_recorded_bytes(tmp_path, build):
     from kg.store import file_sha256
 
     expected = json.loads((ROOT / "tests" / "data" / "bundled.golden.json").read_text(encoding="utf-8"))[build]
-    kg, report = Tsunagari.build(None, tmp_path / "store", **_script().BUILDS[build])
+    kg, report = Tsunagari.build(None, tmp_path / "store", **load_script("regenerate_golden").BUILDS[build])
     assert report.triples == expected["triples"]
     assert file_sha256(kg.generation.graph_file()) == expected["sha256"], \
         "graph.nt changed: if intended, run scripts/regenerate_golden.py and review"

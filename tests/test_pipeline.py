@@ -1,7 +1,6 @@
 """The one build at work on a synthetic list: external sort, views file, profiles, links, families, progress."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -20,22 +19,16 @@ from kg.rdf import to_graph
 from kg.similar import Similarity
 from kg.sources import read_source
 from kg.store import Store
-from conftest import write_csv
+from conftest import load_script, write_csv
 
 ROOT = Path(__file__).parents[1]
 
-
-def _synth():
-    spec = importlib.util.spec_from_file_location("synth", ROOT / "scripts" / "synth.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("synth") / "synth.csv"
-    _synth().write_csv(path, 400, seed=3)
+    load_script("synth").write_csv(path, 400, seed=3)
     return path
 
 
