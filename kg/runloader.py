@@ -59,8 +59,9 @@ class RunLoader:
         _, errors = self.process.communicate()
         code, self.process = self.process.returncode, None
         if code != 0:
+            last = (errors or "").strip().splitlines()[-1:]
             raise StoreError(f"{self.folder}: loading the triples into Oxigraph failed: "
-                             f"{(errors or '').strip().splitlines()[-1:] or code}")
+                             f"{last[0] if last else f'exit code {code}'}; rebuild, or check disk space")
 
     def abort(self) -> None:
         """Stop the loader if it still runs (the build failed; its folder is thrown away)."""
