@@ -43,8 +43,9 @@ def run_in_processes(folder: Path, workers: int) -> tuple[list[Violation], list[
                     proc = key.data
                     line = proc.stdout.readline()
                     if not line:
+                        last = proc.stderr.read().strip().splitlines()[-1:]
                         raise ValidationError(f"{folder}: a validation worker failed: "
-                                              f"{proc.stderr.read().strip().splitlines()[-1:]}")
+                                              f"{last[0] if last else 'no message'}; run tsunagari validate again")
                     found, warned = json.loads(line)
                     violations.update(Violation(*v) for v in found)
                     warnings.update(Violation(*w) for w in warned)
