@@ -4,9 +4,9 @@ Systems: a character n-gram TF-IDF baseline, embeddings alone, and the hybrid ra
 built store runs it (concepts by meaning and project suggestions included; ablations switch parts off).
 Sets: scripts/eval/judgments.toml (development: "like this one" and queries in en, zh, ko, ja; weights and
 thresholds were chosen on it), scripts/eval/heldout.toml (held-out queries in ja, en, ko, zh, vi, pt,
-tl, ne) and scripts/eval/heldout2.toml (a second held-out set, Spanish included), each written before any
-system ran on it. Metrics: MAP, recall@5, MRR (relevant = grade >= 1) and
-nDCG@10 (graded), for every task and language.
+tl, ne), scripts/eval/heldout2.toml (a second held-out set, Spanish included) and scripts/eval/heldout3.toml
+(a third, judged blind by a separate helper), each written before any system ran on it. Metrics: MAP,
+recall@5, MRR (relevant = grade >= 1) and nDCG@10 (graded), for every task and language.
 
     python scripts/evaluate.py                          # the tables for the README (ONNX encoder)
     python scripts/evaluate.py --encoder torch          # the same through sentence-transformers
@@ -38,6 +38,7 @@ from kg.similar import TEXT_RECIPES, DEFAULT_RECIPE, Similarity, project_text
 JUDGMENTS = Path(__file__).parent / "eval" / "judgments.toml"
 HELDOUT = Path(__file__).parent / "eval" / "heldout.toml"
 HELDOUT2 = Path(__file__).parent / "eval" / "heldout2.toml"
+HELDOUT3 = Path(__file__).parent / "eval" / "heldout3.toml"
 LANGS = ("en", "zh", "ko", "ja", "vi", "pt", "tl", "ne", "es")
 ID = "cao-kodoku-npo-model-fy2024-{:03d}"
 
@@ -262,6 +263,7 @@ def evaluate(encoder_name: str, tune: bool) -> str:
                                                       "ablation: hybrid without concepts by meaning")}
     lines += ["", "heldout.toml (held-out set):", "", *table(held, new)]
     lines += ["", "heldout2.toml (second held-out set):", "", *table(held, load_tasks(HELDOUT2))]
+    lines += ["", "heldout3.toml (third held-out set, judged blind):", "", *table(held, load_tasks(HELDOUT3))]
     if tune:
         lines += ["", *tune_weights(similarity, old), "", *tune_meaning(similarity, old)]
     tmp.cleanup()
