@@ -30,8 +30,10 @@ from kg.store import PROFILES, Generation
 from kg.viewdb import ViewTable, close_ids
 
 # What text of a project is embedded. scripts/evaluate.py compares them; see README.
-TEXT_RECIPES = ("title", "title+description", "title+alt")
-DEFAULT_RECIPE = "title+description"
+TEXT_RECIPES = ("title", "title+description", "title+alt", "title+description+organization")
+# The organisation's name says whom it serves or what it runs (おきなわ長寿会, みんなの食堂) where the title
+# does not; embedded only (a name never gives a tag). Chosen on scripts/eval/judgments.toml (README, Evaluation).
+DEFAULT_RECIPE = "title+description+organization"
 MIN_CANDIDATES = 200
 LINK_BATCH = 256
 
@@ -66,10 +68,12 @@ def embeddings_errors(*, running_model: bool = False) -> Iterator[None]:
 def project_text(view: dict[str, Any], recipe: str = DEFAULT_RECIPE) -> str:
     """The text embedded for a project under a recipe."""
     parts = [view["title"]]
-    if recipe in ("title+alt", "title+description"):
+    if recipe != "title":
         parts += view.get("alt_titles", [])
-    if recipe == "title+description" and view.get("description"):
+    if recipe in ("title+description", "title+description+organization") and view.get("description"):
         parts.append(view["description"])
+    if recipe == "title+description+organization" and (view.get("organization") or {}).get("name"):
+        parts.append(view["organization"]["name"])
     return " ".join(parts)
 
 
