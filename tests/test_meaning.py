@@ -80,7 +80,8 @@ def test_floor_sets_the_score_at_the_threshold(meanings, encoder):
     bar = match.z - 0.01          # just below the match: its score is a hair above the floor
     assert meanings.match(vector, threshold=bar, full=bar + 100, floor=0.1)[0].score == pytest.approx(0.1, abs=1e-3)
     assert meanings.match(vector, threshold=bar, full=bar + 100, floor=0.5)[0].score == pytest.approx(0.5, abs=1e-3)
-    halfway = dict(threshold=match.z - 2.0, full=match.z + 2.0)
+    exact = float(meanings.concept_scores(vector)[0].max())   # match.z is rounded to two places
+    halfway = dict(threshold=exact - 2.0, full=exact + 2.0)
     assert meanings.match(vector, **halfway)[0].score == pytest.approx(0.75, abs=1e-3)   # default floor 0.5
 
 
