@@ -8,8 +8,9 @@ written, so on two cores the load overlaps reading and normalising; Oxigraph kee
 met in several runs. ``finish`` waits for the last run and compacts the database (``optimize``): the
 folder then holds the triples one bulk load of the sorted graph.nt gives.
 
-The loader is a fresh interpreter (``python -m kg.runloader FOLDER``, run files named on its stdin), not a
-fork: RocksDB's background threads do not survive a fork, and nothing of the caller's main module runs.
+The loader is a fresh interpreter (``python -m kg.runloader FOLDER``), not a fork: RocksDB's background
+threads do not survive a fork, and nothing of the caller's main module runs. Run files are named on its
+stdin, each name ended by a NUL byte, the one byte a POSIX path cannot hold (a newline it can).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 from kg.errors import StoreError
 
@@ -44,12 +46,12 @@ class RunLoader:
         if self.process is None:
             self.process = subprocess.Popen([sys.executable, "-m", "kg.runloader", str(self.folder)],
                                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.PIPE, env=child_env(), text=True)
+                                            stderr=subprocess.PIPE, env=child_env())
         link = run.with_name(f"{run.name}.load")
         os.link(run, link)
         stdin = self.process.stdin
         assert stdin is not None                  # opened with stdin=PIPE
-        stdin.write(f"{link}\n")
+        stdin.write(os.fsencode(link) + b"\0")
         stdin.flush()
 
     def finish(self) -> None:
@@ -59,7 +61,7 @@ class RunLoader:
         _, errors = self.process.communicate()
         code, self.process = self.process.returncode, None
         if code != 0:
-            last = (errors or "").strip().splitlines()[-1:]
+            last = (errors or b"").decode("utf-8", "replace").strip().splitlines()[-1:]
             raise StoreError(f"{self.folder}: loading the triples into Oxigraph failed: "
                              f"{last[0] if last else f'exit code {code}'}; rebuild, or check disk space")
 
@@ -83,12 +85,19 @@ def _main(folder: str) -> None:
     import pyoxigraph as ox
 
     store = ox.Store(folder)
-    for line in sys.stdin:
-        path = line.rstrip("\n")
+    for path in _names(sys.stdin.fileno()):
         store.bulk_load(path=path, format=ox.RdfFormat.N_TRIPLES)
         os.unlink(path)
     store.optimize()
     store.flush()
+
+
+def _names(fd: int) -> Iterator[str]:
+    """The NUL-terminated file names read from ``fd``, each as soon as it is complete."""
+    pending = b""
+    while chunk := os.read(fd, 1 << 16):
+        *names, pending = (pending + chunk).split(b"\0")
+        yield from (os.fsdecode(name) for name in names)
 
 
 if __name__ == "__main__":

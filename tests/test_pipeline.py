@@ -203,3 +203,14 @@ def test_a_run_oxigraph_cannot_read_fails_the_build_with_a_store_error(tmp_path)
         loader.add(bad)
         with pytest.raises(StoreError, match=r"loading the triples into Oxigraph failed: \w+Error: "):
             loader.finish()
+
+
+def test_a_store_whose_folder_name_holds_a_newline_builds_and_opens(tmp_path):
+    """The loader is told run file names NUL-terminated: a newline in the store's path cannot split one."""
+    store = tmp_path / "two\nlines" / "store"
+    small = ROOT / "tests" / "data" / "small.csv"
+    report = build_store([small], Store(store), fiscal_year=2025, programme="p", run_lines=40)
+    kg = Tsunagari.open(store)
+    rows = kg.sparql("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", engine="oxigraph").records()
+    assert report.triples > 40 and rows[0]["n"] == report.triples == kg.manifest["counts"]["triples"]
+    assert "\n" in str(kg.generation.folder) and len(kg.projects()) == report.projects > 0
