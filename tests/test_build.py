@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kg import SourceError, StoreError, Tsunagari
+from kg import SourceError, StoreError, Tsunagari, ValidationError
 from kg.store import Store
 
 DATA = Path(__file__).parent / "data"
@@ -119,6 +119,38 @@ def test_failed_build_leaves_the_previous_store(tmp_path):
     assert Store(store).generation() == before
     assert len(Tsunagari.open(store).projects()) == 4
 
+
+
+@pytest.mark.parametrize("death, message", [
+    ("killed", "killed by SIGKILL"),                                   # as the kernel's out-of-memory killer does
+    ("error", "OSError: the database folder is gone"),                 # its last error line
+])
+def test_a_validation_worker_that_dies_fails_the_build_and_leaves_the_previous_store(tmp_path, monkeypatch,
+                                                                                      death, message):
+    import kg.validate
+
+    store = tmp_path / "store"
+    Tsunagari.build([DATA / "small.csv"], store, embed=False, fiscal_year=2025, programme="test-programme")
+    before = Store(store).generation()
+    popen = subprocess.Popen
+
+    def dying_worker(args, **kwargs):
+        if "kg.validate.parallel" not in args:
+            return popen(args, **kwargs)
+        if death == "error":
+            return popen([sys.executable, "-c", "raise OSError('the database folder is gone')"], **kwargs)
+        process = popen(args, **kwargs)
+        process.kill()
+        return process
+
+    monkeypatch.setattr(kg.validate, "PARALLEL_FROM_MB", 0)      # the small database is checked by workers too
+    monkeypatch.setattr(subprocess, "Popen", dying_worker)
+    with pytest.raises(ValidationError, match=rf"oxigraph: a validation worker failed: {message}; "
+                                              r"run tsunagari validate again"):
+        Tsunagari.build([DATA / "small.csv"], store, embed=False, fiscal_year=2024, programme="other")
+    monkeypatch.undo()
+    assert Store(store).generation() == before and not list(store.glob("building-*"))
+    assert len(Tsunagari.open(store).projects()) == 4
 
 @pytest.mark.slow
 def test_killed_build_leaves_the_previous_store_usable(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import selectors
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -43,9 +44,8 @@ def run_in_processes(folder: Path, workers: int) -> tuple[list[Violation], list[
                     proc = key.data
                     line = proc.stdout.readline()
                     if not line:
-                        last = proc.stderr.read().strip().splitlines()[-1:]
-                        raise ValidationError(f"{folder}: a validation worker failed: "
-                                              f"{last[0] if last else 'no message'}; run tsunagari validate again")
+                        raise ValidationError(f"{folder}: a validation worker failed: {proc.failure()}; "
+                                              "run tsunagari validate again (if it was killed: with more memory free)")
                     found, warned = json.loads(line)
                     violations.update(Violation(*v) for v in found)
                     warnings.update(Violation(*w) for w in warned)
@@ -72,19 +72,36 @@ class _Worker:
         self.stdin, self.stdout, self.stderr = cast("tuple[IO[str], IO[str], IO[str]]", pipes)
 
     def give(self, todo: list[int]) -> bool:
-        """The next check, or the end of the input when none is left (False)."""
+        """The next check, or the end of the input when none is left (False). A worker that died meanwhile
+        is found when its output ends (``failure`` says why)."""
         if not todo:
             self.stdin.close()
             return False
-        self.stdin.write(f"{todo.pop()}\n")
-        self.stdin.flush()
+        try:
+            self.stdin.write(f"{todo.pop()}\n")
+            self.stdin.flush()
+        except BrokenPipeError:
+            pass
         return True
+
+    def failure(self) -> str:
+        """Why the worker stopped answering: its last error line, else the signal or exit code."""
+        last = self.stderr.read().strip().splitlines()[-1:]
+        code = self.process.wait()
+        if last:
+            return last[0]
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}, no message"
 
     def close(self) -> None:
         if self.process.poll() is None and not self.stdin.closed:
             self.process.kill()                       # stopped by an error: not every check was answered
         for pipe in (self.stdin, self.stdout, self.stderr):
-            pipe.close()
+            try:
+                pipe.close()
+            except BrokenPipeError:                   # what was written to a dead worker is not flushed
+                pass
         self.process.wait()
 
 
