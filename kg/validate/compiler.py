@@ -4,8 +4,13 @@ Each query selects ``?this`` (the focus node), and ``?value`` when the constrain
 by one; a conforming graph gives no rows. The queries are written for Oxigraph, whose joins and
 anti-joins on stored terms are cheap and whose FILTERs on a term's text are not:
 
-- many focus nodes (``Sizes`` tells): a property's triples are filtered first and the focus nodes
-  joined after (a hash join); "at least one value" is a MINUS; counts are GROUP BY subqueries;
+- many focus nodes (``Sizes`` tells): a property's triples are filtered first, and only the rows that
+  break the rule are looked up among the focus nodes (``FILTER EXISTS`` after a subquery with a ``LIMIT``,
+  which keeps Oxigraph from pushing the lookup down to every triple; a hash join would hold every focus node in
+  memory); "at least one value" and sh:class are MINUS (a hash anti-join) up to ``HASHED`` nodes, and
+  beyond that ``FILTER NOT EXISTS``, an index lookup per node: about twice the CPU, but memory stays flat
+  at any size (a hash table costs about 300 bytes a row: 1.1 GB for 3.7 million tag assignments); counts
+  are GROUP BY subqueries counting triples (a path is an IRI or its inverse, so each value comes once);
 - a few thousand focus nodes at most (8 regional blocks among 40,000 names): from the focus nodes.
 
 Only what ``kg/data/shapes.ttl`` uses, plus a few neighbours tested the same way (see ``SUPPORTED``),
@@ -45,6 +50,9 @@ COMPONENT = {SH["class"]: SH.ClassConstraintComponent, SH.datatype: SH.DatatypeC
              SH.qualifiedMinCount: SH.QualifiedMinCountConstraintComponent,
              SH.qualifiedMaxCount: SH.QualifiedMaxCountConstraintComponent}
 FEW = 5_000   # up to this many focus nodes, a query starts from them (index lookups) rather than scan a property
+# A subquery with a LIMIT (that never cuts) is evaluated before the FILTER after it; OFFSET 0 is optimised away.
+BARRIER = "LIMIT 1000000000000000"
+HASHED = 1_000_000  # up to this many nodes, anti-joins build a hash table of them (faster) rather than look each up
 # What a SPARQL constraint may not contain (see the module docstring).
 NOT_IN_SPARQL = re.compile(r"\bSELECT\b[\s\S]*\bSELECT\b|\bVALUES\b|\bMINUS\b|\bSERVICE\b|"
                            r"[?$](shapesGraph|currentShape|PATH)\b", re.IGNORECASE)
@@ -171,6 +179,12 @@ class Compiler(ShapeGraph):
         """Whether to start from the focus nodes (few of them) rather than from the property's triples."""
         return self.sizes is not None and bool(target.classes) and self.sizes.at_most(list(target.classes), FEW)
 
+    def hashed(self, classes: Iterable[Node]) -> bool:
+        """Whether an anti-join against the instances of ``classes`` (or what they hold) may be a hash table:
+        not when there are more than ``HASHED`` of them (or when the classes are unknown, e.g. a SPARQL target)."""
+        iris = [c for c in classes if isinstance(c, URIRef)]
+        return self.sizes is None or bool(iris) and self.sizes.at_most(iris, HASHED)
+
     # ---- constraints on the focus node itself (a node shape) -------------------------------------------
     def node_checks(self, target: Target, shape: Node) -> list[Check]:
         params = self.parameters(shape)
@@ -201,7 +215,7 @@ class Compiler(ShapeGraph):
             if predicate in params:
                 self.unsupported(prop, f"{self.name(predicate)} inside a property shape")
         path, p, t = self.path(prop), self.sparql_path(prop), target.pattern
-        few = self.few(target)
+        few, hashed = self.few(target), self.hashed(target.classes)
         severity, message = self.severity(prop), self.one(prop, SH.message)
         checks = []
 
@@ -216,13 +230,14 @@ class Compiler(ShapeGraph):
                 if few:
                     where = f"{t} . ?this {p} ?value FILTER ({self.violates(prop, predicate, value, '?value')})"
                 else:
-                    test = (f"MINUS {{ {self.instances('?value', value)} }}" if predicate == SH["class"] else
+                    test = (f"MINUS {{ {self.instances('?value', value)} }}"
+                            if predicate == SH["class"] and self.hashed(self.classes(value)) else
                             f"FILTER ({self.violates(prop, predicate, value, '?value')})")
-                    where = f"{{ SELECT ?this ?value WHERE {{ ?this {p} ?value {test} }} }} {t}"
+                    where = f"{{ SELECT ?this ?value WHERE {{ ?this {p} ?value {test} }} {BARRIER} }} {self.among(t)}"
                 add(predicate, "?this ?value", where, value="value")
         values = f"?this {p} ?value"
         if SH.minCount in params and (n := self.count(prop, SH.minCount)) > 0:
-            add(SH.minCount, "?this", *self.at_least(t, values, n, few))
+            add(SH.minCount, "?this", *self.at_least(t, values, n, few, hashed))
         if SH.maxCount in params:
             add(SH.maxCount, "?this", *self.more_than(t, values, f"> {self.count(prop, SH.maxCount)}", few))
         if SH.uniqueLang in params and self.flag(prop, SH.uniqueLang):
@@ -230,33 +245,40 @@ class Compiler(ShapeGraph):
                                                           "> COUNT(DISTINCT LCASE(LANG(?value)))", few))
         if SH.hasValue in params:
             has = f"?this {p} {self.term(prop, params[SH.hasValue][0])}"
-            add(SH.hasValue, "?this", f"{t} FILTER NOT EXISTS {{ {has} }}" if few else f"{t} MINUS {{ {has} }}")
+            add(SH.hasValue, "?this", f"{t} MINUS {{ {has} }}" if hashed and not few else f"{t} FILTER NOT EXISTS {{ {has} }}")
         if SH.qualifiedValueShape in params:
             qualified = f"{values} FILTER ({self.conforms(params[SH.qualifiedValueShape][0], '?value')})"
             if SH.qualifiedMinCount in params and (n := self.count(prop, SH.qualifiedMinCount)) > 0:
-                add(SH.qualifiedMinCount, "?this", *self.at_least(t, qualified, n, few))
+                add(SH.qualifiedMinCount, "?this", *self.at_least(t, qualified, n, few, hashed))
             if SH.qualifiedMaxCount in params:
                 add(SH.qualifiedMaxCount, "?this",
                     *self.more_than(t, qualified, f"> {self.count(prop, SH.qualifiedMaxCount)}", few))
         return checks
 
     @staticmethod
-    def at_least(target: str, values: str, n: int, few: bool) -> tuple[str, str]:
+    def at_least(target: str, values: str, n: int, few: bool, hashed: bool = True) -> tuple[str, str]:
         """(WHERE, after WHERE) selecting the focus nodes with fewer than ``n`` distinct ?value."""
         if n == 1:
-            return (f"{target} FILTER NOT EXISTS {{ {values} }}" if few else f"{target} MINUS {{ {values} }}"), ""
+            return (f"{target} MINUS {{ {values} }}" if hashed and not few else
+                    f"{target} FILTER NOT EXISTS {{ {values} }}"), ""
         if few:
             return f"{target} OPTIONAL {{ {values} }}", f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) < {n})"
-        return (f"{target} OPTIONAL {{ SELECT ?this (COUNT(DISTINCT ?value) AS ?n) WHERE {{ {values} }} "
+        return (f"{target} OPTIONAL {{ SELECT ?this (COUNT(?value) AS ?n) WHERE {{ {values} }} "
                 f"GROUP BY ?this }} FILTER (COALESCE(?n, 0) < {n})"), ""
 
     @staticmethod
     def more_than(target: str, values: str, bound: str, few: bool) -> tuple[str, str]:
         """(WHERE, after WHERE) selecting the focus nodes whose count of distinct ?value is ``bound``."""
-        having = f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) {bound})"
         if few:
-            return f"{target} . {values}", having
-        return f"{{ SELECT ?this WHERE {{ {values} }} {having} }} {target}", ""
+            return f"{target} . {values}", f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) {bound})"
+        # Alone in its subquery, the pattern gives each (?this, ?value) once: no set of values per node.
+        having = f"GROUP BY ?this HAVING (COUNT(?value) {bound})"
+        return f"{{ SELECT ?this WHERE {{ {values} }} {having} {BARRIER} }} {Compiler.among(target)}", ""
+
+    @staticmethod
+    def among(target: str) -> str:
+        """Keeps the rows of the subquery before it whose ?this is a focus node (looked up row by row)."""
+        return f"FILTER EXISTS {{ {target} }}"
 
     # ---- SPARQL-based constraints ------------------------------------------------------------------
     def sparql_check(self, target: Target, shape: Node, constraint: Node, number: int) -> Check:
