@@ -31,6 +31,8 @@ class LineSorter:
         self.lines: list[bytes] = []
         self.runs: list[Path] = []
         self.on_run: Callable[[Path], None] | None = None    # told of each run once written (kg.runloader)
+        # Whether a merged line holds "_:", as N-Triples writes every blank node (kg.build then knows there is none).
+        self.may_have_blank_nodes = False
 
     def add(self, lines: Iterable[str]) -> None:
         """More lines; a run is spilled when enough have gathered."""
@@ -82,11 +84,11 @@ class LineSorter:
         self.runs = []
         return count, digest.hexdigest()
 
-    @staticmethod
-    def _write(f, digest, buffer: list[bytes], bar) -> int:
+    def _write(self, f, digest, buffer: list[bytes], bar) -> int:
         chunk = b"".join(buffer)
         f.write(chunk)
         digest.update(chunk)
+        self.may_have_blank_nodes = self.may_have_blank_nodes or b"_:" in chunk
         bar.update(len(buffer))
         return len(buffer)
 

@@ -152,6 +152,28 @@ def test_a_validation_worker_that_dies_fails_the_build_and_leaves_the_previous_s
     assert Store(store).generation() == before and not list(store.glob("building-*"))
     assert len(Tsunagari.open(store).projects()) == 4
 
+
+@pytest.mark.parametrize("title, scanned", [("ラジオで届ける見守りの声", False), ("ラジオ_:見守り", True)])
+def test_the_build_scans_for_blank_nodes_only_if_a_merged_line_holds_underscore_colon(tmp_path, monkeypatch,
+                                                                                       title, scanned):
+    """The merge sees every loaded line; "_:" in none (how N-Triples writes a blank node) answers the
+    blank-node check. A title holding "_:" (a literal, not a blank node) brings back the scan, which passes."""
+    import kg.validate
+
+    asked = []
+    validate_folder = kg.validate.validate_folder
+
+    def recording(folder, workers=None, *, no_blank_nodes=False):
+        asked.append(no_blank_nodes)
+        return validate_folder(folder, workers, no_blank_nodes=no_blank_nodes)
+
+    monkeypatch.setattr(kg.validate, "validate_folder", recording)
+    source = (DATA / "small.csv").read_text(encoding="utf-8-sig").replace("ラジオで届ける見守りの声", title)
+    (tmp_path / "list.csv").write_text(source, encoding="utf-8")
+    Tsunagari.build([tmp_path / "list.csv"], tmp_path / "store", embed=False, fiscal_year=2025, programme="p")
+    assert asked == [not scanned]
+    assert title in Store(tmp_path / "store").generation().graph_file().read_text(encoding="utf-8")
+
 @pytest.mark.slow
 def test_killed_build_leaves_the_previous_store_usable(tmp_path):
     """Kill `tsunagari build` at several moments; the store always opens, old or new, never half."""

@@ -444,6 +444,22 @@ def test_folder_checked_by_processes_gives_the_store_results(damaged, tmp_path):
     assert (shared.violations, shared.warnings, shared.text) == (one.violations, one.warnings, one.text)
 
 
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_no_blank_nodes_leaves_out_exactly_the_blank_node_checks(damaged, tmp_path, workers):
+    """What the build says when the merged lines hold no "_:": the same result but the blank-node rule's."""
+    from kg.engines import load_oxigraph
+    from kg.validate import BLANK_NODE_SHAPE, validate_folder
+
+    (tmp_path / "graph.nt").write_bytes(damaged[0].serialize(format="nt", encoding="utf-8"))
+    store = load_oxigraph(tmp_path / "graph.nt", tmp_path / "oxigraph")
+    del store                                            # closed: read by other processes
+    full = validate_folder(tmp_path / "oxigraph", workers=workers)
+    told = validate_folder(tmp_path / "oxigraph", workers=workers, no_blank_nodes=True)
+    blank = [v for v in full.violations if "blank node in the data graph" in v.message]
+    assert blank and BLANK_NODE_SHAPE == "tgsh:NoBlankNodeShape"
+    assert told.violations == [v for v in full.violations if v not in blank] and told.warnings == full.warnings
+
 def copy_with_kg_prefixes(graph: Graph) -> Graph:
     from kg.rdf import new_graph
 

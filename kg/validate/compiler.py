@@ -245,7 +245,8 @@ class Compiler(ShapeGraph):
                                                           "> COUNT(DISTINCT LCASE(LANG(?value)))", few))
         if SH.hasValue in params:
             has = f"?this {p} {self.term(prop, params[SH.hasValue][0])}"
-            add(SH.hasValue, "?this", f"{t} MINUS {{ {has} }}" if hashed and not few else f"{t} FILTER NOT EXISTS {{ {has} }}")
+            add(SH.hasValue, "?this",
+                f"{t} MINUS {{ {has} }}" if hashed and not few else f"{t} FILTER NOT EXISTS {{ {has} }}")
         if SH.qualifiedValueShape in params:
             qualified = f"{values} FILTER ({self.conforms(params[SH.qualifiedValueShape][0], '?value')})"
             if SH.qualifiedMinCount in params and (n := self.count(prop, SH.qualifiedMinCount)) > 0:

@@ -20,19 +20,21 @@ from kg.errors import ValidationError
 from kg.validate.run import Violation, run_checks, store_terms
 
 
-def run_in_processes(folder: Path, workers: int) -> tuple[list[Violation], list[Violation]]:
-    """(violations, warnings) of every check of kg/data/shapes.ttl on the Oxigraph database in ``folder``,
-    run by ``workers`` processes; sorted, without repeats."""
+def run_in_processes(folder: Path, workers: int,
+                     no_blank_nodes: bool = False) -> tuple[list[Violation], list[Violation]]:
+    """(violations, warnings) of every check of kg/data/shapes.ttl on the Oxigraph database in ``folder``
+    (``no_blank_nodes``: as ``kg.validate.shape_checks`` says), run by ``workers`` processes; sorted,
+    without repeats."""
     import pyoxigraph as ox
 
     from kg.validate import shape_checks
 
-    checks = shape_checks(ox.Store.read_only(str(folder)))
+    checks = shape_checks(ox.Store.read_only(str(folder)), no_blank_nodes)
     # SPARQL-based checks scan most of the graph: started first, none is left to run alone at the end.
     todo = sorted(range(len(checks)), key=lambda i: ("sh:sparql" not in checks[i].source, i), reverse=True)
     violations: set[Violation] = set()
     warnings: set[Violation] = set()
-    procs = [_Worker(folder) for _ in range(min(workers, len(checks)))]
+    procs = [_Worker(folder, no_blank_nodes) for _ in range(min(workers, len(checks)))]
     try:
         with selectors.DefaultSelector() as selector:
             for proc in procs:
@@ -61,10 +63,11 @@ def run_in_processes(folder: Path, workers: int) -> tuple[list[Violation], list[
 class _Worker:
     """One worker process and its three pipes."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, no_blank_nodes: bool) -> None:
         from kg.runloader import child_env
 
-        self.process = subprocess.Popen([sys.executable, "-m", "kg.validate.parallel", str(folder)],
+        command = [sys.executable, "-m", "kg.validate.parallel", str(folder), str(int(no_blank_nodes))]
+        self.process = subprocess.Popen(command,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         env=child_env(), text=True)
         pipes = (self.process.stdin, self.process.stdout, self.process.stderr)
@@ -105,17 +108,17 @@ class _Worker:
         self.process.wait()
 
 
-def _worker(folder: str) -> None:
+def _worker(folder: str, no_blank_nodes: str) -> None:
     import pyoxigraph as ox
 
     from kg.validate import shape_checks
 
     store = ox.Store.read_only(folder)
-    checks, terms = shape_checks(store), store_terms(store)
+    checks, terms = shape_checks(store, no_blank_nodes == "1"), store_terms(store)
     for line in sys.stdin:
         found, warned = run_checks(store, [checks[int(line)]], terms)
         print(json.dumps([found, warned], ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1])
+    _worker(sys.argv[1], sys.argv[2])
