@@ -85,6 +85,24 @@ def two(g, s, p, first, second):
     g.add((s, p, second))
 
 
+def link_untagged(g, project):
+    """Link ``project`` to a theme none of its tag assignments names (tgsh:TagsAgreeShape, one way)."""
+    tagged = {g.value(tag, TG.concept) for tag in g.objects(project, TG.tag)}
+    themes = sorted(c for c in g.subjects(RDF.type, SKOS.Concept) if "/theme/" in str(c) and c not in tagged)
+    g.add((project, DCTERMS.subject, themes[0]))
+
+
+def owner(tag) -> URIRef:
+    return URIRef(str(tag).split("/tag/")[0])
+
+
+def unlink_tagged(g, tag):
+    """Drop the direct link to the concept of ``tag`` from its project (tgsh:TagsAgreeShape, the other way)."""
+    concept = g.value(tag, TG.concept)
+    for predicate in (SCHEMA.audience, DCTERMS.subject):
+        g.remove((owner(tag), predicate, concept))
+
+
 def link(g, iri, **changes):
     """A similarity link with every property right, then ``changes`` (None drops a property)."""
     props = {"type": TG.SimilarityLink, "linkFrom": project_iri("cao-kodoku-npo-model-fy2024-001"),
@@ -231,6 +249,10 @@ CHANGES = [
     ("tag of two projects", lambda g, n: add(g, n.p[40], TG.tag, n.tag[10]), lambda n: (n.tag[10], "^tg:tag", "")),
     ("tag of a region", lambda g, n: add(g, KURAYOSHI, TG.tag, n.tag[11]),
      lambda n: (n.tag[11], "^tg:tag", "region:312037")),
+    ("a theme linked without its tag", lambda g, n: link_untagged(g, n.p[41]),
+     lambda n: (n.p[41], "", "dcterms:subject without a tg:TagAssignment, or the reverse")),
+    ("a tag whose concept is not linked", lambda g, n: unlink_tagged(g, n.tag[12]),
+     lambda n: (owner(n.tag[12]), "", "dcterms:subject without a tg:TagAssignment, or the reverse")),
     # similarity links
     ("link without score", lambda g, n: link(g, EX.l0, score=None), lambda n: (EX.l0, "tg:score", "")),
     ("link without source", lambda g, n: link(g, EX.l1, linkFrom=None), lambda n: (EX.l1, "tg:linkFrom", "")),
