@@ -90,7 +90,7 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
     from kg.linesort import RUN_LINES
     from kg.normalize.concepts import ConceptSchemes
     from kg.normalize.regions import Gazetteer
-    from kg.runloader import RunLoader
+    from kg.runloader import RunLoader, release_memory
     from kg.sources import open_source
 
     start = time.perf_counter()
@@ -135,7 +135,11 @@ def build_store(paths: list[Path], store: Store, *, fiscal_year: int | None = No
             if not loader.started:
                 stream.sorter.on_run = None                # one run: graph.nt is loaded whole, in this process
             with steps("sort"):
+                if loader.started:
+                    stream.sorter.spill()                  # the last run: loaded and compacted during the merge
+                    loader.end()
                 triples, graph_sha = stream.sorter.merge(draft.generation.folder / GRAPH, progress, stream.lines)
+            release_memory()                  # what the reading used, while the loader and validation workers run
             with steps("load"), progress.stage("load"):
                 from kg.engines import load_oxigraph
 

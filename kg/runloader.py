@@ -5,8 +5,9 @@
 
 Each run the sorter spills (kg.linesort) is hard-linked for the loader and bulk-loaded as soon as it is
 written, so on two cores the load overlaps reading and normalising; Oxigraph keeps one copy of a triple
-met in several runs. ``finish`` waits for the last run and compacts the database (``optimize``): the
-folder then holds the triples one bulk load of the sorted graph.nt gives.
+met in several runs. After ``end`` the loader loads the last run and compacts the database
+(``optimize``) while the build merges graph.nt; ``finish`` waits for it: the folder then holds the
+triples one bulk load of the sorted graph.nt gives.
 
 The loader is a fresh interpreter (``python -m kg.runloader FOLDER``), not a fork: RocksDB's background
 threads do not survive a fork, and nothing of the caller's main module runs. Run files are named on its
@@ -54,14 +55,23 @@ class RunLoader:
         stdin.write(os.fsencode(link) + b"\0")
         stdin.flush()
 
+    def end(self) -> None:
+        """No more runs: the loader loads the last ones and compacts the database while the caller goes on
+        (the build writes graph.nt meanwhile); ``finish`` waits for it."""
+        if self.process is not None and self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+
     def finish(self) -> None:
         """Wait until every run is loaded and the database compacted; raises StoreError if loading failed."""
         if self.process is None:
             return
-        _, errors = self.process.communicate()
-        code, self.process = self.process.returncode, None
+        self.end()
+        assert self.process.stderr is not None           # opened with stderr=PIPE; the loader writes one line
+        errors = self.process.stderr.read()
+        self.process.stderr.close()
+        code, self.process = self.process.wait(), None
         if code != 0:
-            last = (errors or b"").decode("utf-8", "replace").strip().splitlines()[-1:]
+            last = errors.decode("utf-8", "replace").strip().splitlines()[-1:]
             raise StoreError(f"{self.folder}: loading the triples into Oxigraph failed: "
                              f"{last[0] if last else f'exit code {code}'}; rebuild, or check disk space")
 
@@ -79,6 +89,20 @@ def child_env() -> dict[str, str]:
     here = str(Path(__file__).resolve().parents[1])
     path = os.environ.get("PYTHONPATH")
     return {**os.environ, "PYTHONPATH": here + (os.pathsep + path if path else "")}
+
+
+def release_memory() -> None:
+    """Give the heap that was freed back to the operating system (glibc keeps it otherwise: a validation
+    worker stayed at the size of its largest query's hash tables, the build at that of its reading).
+    Does nothing where the C library has no ``malloc_trim``."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _main(folder: str) -> None:
@@ -108,4 +132,4 @@ if __name__ == "__main__":
         sys.exit(1)
 
 
-__all__ = ["RunLoader", "child_env"]
+__all__ = ["RunLoader", "child_env", "release_memory"]

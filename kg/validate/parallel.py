@@ -111,6 +111,8 @@ class _Worker:
 def _worker(folder: str, no_blank_nodes: str) -> None:
     import pyoxigraph as ox
 
+    from kg.runloader import release_memory
+
     from kg.validate import shape_checks
 
     store = ox.Store.read_only(folder)
@@ -118,6 +120,7 @@ def _worker(folder: str, no_blank_nodes: str) -> None:
     for line in sys.stdin:
         found, warned = run_checks(store, [checks[int(line)]], terms)
         print(json.dumps([found, warned], ensure_ascii=False), flush=True)
+        release_memory()           # the check's hash tables, before the next check and while the other works
 
 
 if __name__ == "__main__":
