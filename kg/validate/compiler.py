@@ -10,7 +10,8 @@ anti-joins on stored terms are cheap and whose FILTERs on a term's text are not:
   memory); "at least one value" and sh:class are MINUS (a hash anti-join) up to ``HASHED`` nodes, and
   beyond that ``FILTER NOT EXISTS``, an index lookup per node: about twice the CPU, but memory stays flat
   at any size (a hash table costs about 300 bytes a row: 1.1 GB for 3.7 million tag assignments); counts
-  are GROUP BY subqueries counting triples (a path is an IRI or its inverse, so each value comes once);
+  are GROUP BY subqueries counting triples (a path is an IRI or its inverse, so each value comes once),
+  and past ``HASHED`` nodes "at most one value" is a self-join (five times the CPU, no memory);
 - a few thousand focus nodes at most (8 regional blocks among 40,000 names): from the focus nodes.
 
 Only what ``kg/data/shapes.ttl`` uses, plus a few neighbours tested the same way (see ``SUPPORTED``),
@@ -238,7 +239,11 @@ class Compiler(ShapeGraph):
         values = f"?this {p} ?value"
         if SH.minCount in params and (n := self.count(prop, SH.minCount)) > 0:
             add(SH.minCount, "?this", *self.at_least(t, values, n, few, hashed))
-        if SH.maxCount in params:
+        if SH.maxCount in params and (most := self.count(prop, SH.maxCount)) == 1 and not few and not hashed:
+            # Two different values, found by a self-join that keeps nothing (a GROUP BY holds every node).
+            add(SH.maxCount, "?this", f"{{ SELECT DISTINCT ?this WHERE {{ {values} . ?this {p} ?other "
+                                      f"FILTER (!sameTerm(?value, ?other)) }} {BARRIER} }} {self.among(t)}")
+        elif SH.maxCount in params:
             add(SH.maxCount, "?this", *self.more_than(t, values, f"> {self.count(prop, SH.maxCount)}", few))
         if SH.uniqueLang in params and self.flag(prop, SH.uniqueLang):
             add(SH.uniqueLang, "?this", *self.more_than(t, f'{values} FILTER (isLiteral(?value) && LANG(?value) != "")',
