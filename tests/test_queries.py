@@ -224,9 +224,43 @@ def test_target_group_counts_include_narrower_concepts(graph):
     rows = {r["concept_id"]: r for r in run(graph, "projects_by_target_group.rq")}
     for row in rows.values():
         assert row["including_narrower"] >= row["direct"]
-    ids = lambda concept: set(rows[concept]["project_ids"].split())  # noqa: E731
+        assert row["project_ids"] == ""                  # the ids only for one concept
+
+    def ids(concept):
+        (row,) = run(graph, "projects_by_target_group.rq", concept_id=concept)
+        assert row["including_narrower"] == rows[concept]["including_narrower"]
+        return row["project_ids"].split()
+
     assert PID(46) in ids("older-men")                   # 中高年男性の孤独・孤立予防対策
-    assert ids("older-men") <= ids("middle-aged")        # older-men skos:broader middle-aged
+    assert set(ids("older-men")) <= set(ids("middle-aged"))   # older-men skos:broader middle-aged
+    youth = ids("youth")
+    assert youth == sorted(youth) and len(youth) == rows["youth"]["including_narrower"]
+
+
+def test_projects_in_region_unbound_is_every_prefectures_answer(graph):
+    every = run(graph, "projects_in_region.rq")
+    codes = sorted({r["prefecture_code"] for r in run(graph, "projects_per_prefecture.rq") if r["projects"]})
+    assert sorted({r["region_code"] for r in every}) == codes
+    assert every == [row for code in codes for row in run(graph, "projects_in_region.rq", region_code=code)]
+    assert {r["relation"] for r in every} == {"within"}
+    # 17 names 東京都新宿区、北海道旭川市、札幌市、大阪府大阪市、福岡県: one row per place, under its prefecture
+    assert sorted((r["region"], r["place"]) for r in every if r["project_id"] == PID(17)) == sorted(
+        [("東京都", "新宿区"), ("北海道", "旭川市"), ("北海道", "札幌市"), ("大阪府", "大阪市"), ("福岡県", "福岡県")])
+
+
+def test_tag_evidence_unbound_counts_the_words(graph):
+    words = run(graph, "tag_evidence.rq")
+    assert all(r["project_id"] is None and r["title"] is None for r in words)
+    assert len({(r["concept_id"], r["matched_in"], r["evidence"]) for r in words}) == len(words)
+    for concept in ("hikikomori", "elderly"):
+        projects = run(graph, "tag_evidence.rq", concept_id=concept)
+        assert {r["projects"] for r in projects} == {1}
+        expected = {}
+        for row in projects:
+            for word in row["evidence"].split(" / "):
+                key = (row["matched_in"], word)
+                expected[key] = expected.get(key, 0) + 1
+        assert {(r["matched_in"], r["evidence"]): r["projects"] for r in words if r["concept_id"] == concept} == expected
 
 
 def test_concept_hierarchy(graph):
