@@ -129,6 +129,9 @@ class Worker:
         self.process = context.Process(target=_worker, args=(str(self.generation), self.engine, self.cutoff, child),
                                        daemon=True)
         self.process.start()
+        while not self.connection.poll(0.1):        # a worker that cannot open the store dies without a word
+            if not self.process.is_alive():
+                raise SystemExit(f"the {self.engine} worker could not open {self.generation} (its error is above)")
         kind, value = self.connection.recv()
         if self.load_seconds is None:
             self.load_seconds = value
@@ -175,7 +178,7 @@ def bench(store: Path, engines: list[str], *, formats: tuple[str, ...] = ("tsv",
     of those results reads "name.rq (parameter=value)")."""
     from kg.store import Store
 
-    generation = Store(Path(store)).generation()
+    generation = Store(Path(store)).generation().folder
     results = []
     for engine in engines:
         worker = Worker(generation, engine, cutoff)
