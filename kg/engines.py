@@ -148,7 +148,7 @@ class OxigraphSolutions:
 
     def terms(self) -> Iterator[tuple[Any, ...]]:
         """Rows of rdflib terms, as rdflib would return them."""
-        return self._rows(_converter(to_rdflib))
+        return self._rows(_converter(_term_maker()))
 
     def plain(self) -> Iterator[tuple[Any, ...]]:
         """Rows of plain values (``kg.sparql.plain_value``), made without rdflib for strings and IRIs."""
@@ -252,6 +252,31 @@ def _converter(make: Callable[[Any], Any]):
         return found
 
     return convert
+
+
+def _term_maker():
+    """``to_rdflib`` for the cells of one answer, quicker on a miss: literals first (most cells), each
+    datatype's IRI made once."""
+    ox = _pyoxigraph()
+    literal = ox.Literal
+    datatypes: dict[Any, URIRef | None] = {ox.NamedNode(_XSD_STRING): None}
+
+    def make(term):
+        if type(term) is not literal:
+            return to_rdflib(term)
+        language = term.language
+        if language:
+            return Literal(term.value, lang=language)
+        datatype = term.datatype
+        iri = datatypes.get(datatype, _MISSING)
+        if iri is _MISSING:
+            iri = datatypes[datatype] = URIRef(datatype.value)
+        return Literal(term.value) if iri is None else Literal(term.value, datatype=iri)
+
+    return make
+
+
+_MISSING = object()
 
 
 def _plain_converter():
