@@ -27,6 +27,9 @@ class Weights:
     concepts: float = 3.0        # CV picks 5.0 (MAP .636); 3.0 is within .005 and leans less on the tags
     region: float = 0.05         # best on all tasks
     organization: float = 0.1    # no pair in the judgments tests it (one year): a prior, kept small
+    # A place a text query names is a request ("single mothers in Osaka"): same prefecture then adds 0.5,
+    # enough to order projects of equal concepts and never enough to pass a project with more of them.
+    named_place: float = 1.0
 
 
 REGION_REASONS = {1.0: "same municipality", 0.5: "same prefecture", 0.25: "same regional block"}
@@ -80,14 +83,17 @@ class Ranker:
         return {self.table.keys[c]: float(weights[c]) for c in np.flatnonzero(weights).tolist()}
 
     def scores(self, query: Query, embedding: dict[str, float], *, top: int | None = None,
-               exclude: str | None = None, coverage: bool = False) -> list[tuple[float, str, float, float, float]]:
+               exclude: str | None = None, coverage: bool = False,
+               text: bool = False) -> list[tuple[float, str, float, float, float]]:
         """The best ``top`` candidates (all when None) of ``embedding`` (cosine per id), scored:
-        (score rounded to 6 places, id, concept score, region score, same organisation), best first."""
+        (score rounded to 6 places, id, concept score, region score, same organisation), best first.
+        ``text``: the query is a text, whose places weigh ``Weights.named_place``."""
         return self.scored(query, list(embedding), list(embedding.values()), top=top, exclude=exclude,
-                           coverage=coverage)
+                           coverage=coverage, text=text)
 
     def scored(self, query: Query, ids: list[str], cosines: list[float], *, top: int | None = None,
-               exclude: str | None = None, coverage: bool = False) -> list[tuple[float, str, float, float, float]]:
+               exclude: str | None = None, coverage: bool = False,
+               text: bool = False) -> list[tuple[float, str, float, float, float]]:
         """``scores`` for candidates given as two lists (ids, cosines)."""
         if exclude is not None and exclude in ids:
             at = ids.index(exclude)
@@ -95,12 +101,13 @@ class Ranker:
         rows = self.table.rows_of(ids)
         keep = rows >= 0
         found = self.scored_rows(query, rows[keep], np.array(cosines, dtype=np.float64)[keep], top=top,
-                                 coverage=coverage)
+                                 coverage=coverage, text=text)
         names = self.table.ids
         return [(score, names[row], concept, region, org) for score, row, concept, region, org in found]
 
     def scored_rows(self, query: Query, rows: np.ndarray, cosine: np.ndarray, *, top: int | None = None,
-                    exclude: int | None = None, coverage: bool = False) -> list[tuple[float, int, float, float, float]]:
+                    exclude: int | None = None, coverage: bool = False,
+                    text: bool = False) -> list[tuple[float, int, float, float, float]]:
         """``scored`` for candidates given as table rows and their cosines (arrays): the batch path of the
         links. Rows, not ids, in the results; ``exclude``: a row left out before scoring."""
         if exclude is not None:
@@ -118,7 +125,8 @@ class Ranker:
         region = self.table.region_scores(query, rows)
         same_org = self.table.same_organization(query, rows)
         w = self.weights
-        score = w.embedding * relative + w.concepts * concept + w.region * region + w.organization * same_org
+        region_weight = w.named_place if text else w.region
+        score = w.embedding * relative + w.concepts * concept + region_weight * region + w.organization * same_org
         picked: range | list[int] = range(len(rows))
         if top is not None and top < len(rows):
             # Rounding moves a score by 5e-7 at most: nothing 1e-6 below the top-th can reach the top.
@@ -137,11 +145,12 @@ class Ranker:
                                                                coverage=coverage)]
 
     def rank(self, query: Profile | Query, embedding: dict[str, float], *, top: int,
-             exclude: str | None = None, coverage: bool = False) -> list[Result]:
-        """Rank candidates (the keys of ``embedding``: cosine per project id) with reasons, best first."""
+             exclude: str | None = None, coverage: bool = False, text: bool = False) -> list[Result]:
+        """Rank candidates (the keys of ``embedding``: cosine per project id) with reasons, best first.
+        ``text``: the query is a free text (places it names weigh ``Weights.named_place``)."""
         if isinstance(query, Profile):
             query = self.table.query(query)
-        best = self.scores(query, embedding, top=top, exclude=exclude, coverage=coverage)
+        best = self.scores(query, embedding, top=top, exclude=exclude, coverage=coverage, text=text)
         views = self.views.many([pid for _, pid, *_ in best]) if hasattr(self.views, "many") else self.views
         results: list[Result] = []
         for score, pid, concept, region, same_org in best:

@@ -206,7 +206,7 @@ class Similarity:
         with embeddings_errors():
             hits = self._hits(vector, top, self._allowed(filters))
             profile = self.profile(text, vector)
-        return self.ranker.rank(profile, hits, top=top, coverage=self.query_coverage)
+        return self.ranker.rank(profile, hits, top=top, coverage=self.query_coverage, text=True)
 
     def profile(self, text: str, vector) -> Profile:
         """A text query's profile: concepts by label and rule (these win), then by meaning, and places."""
@@ -316,11 +316,66 @@ def query_profile(text: str) -> Profile:
     places = gazetteer.parse(text).places if japanese or any("\u4e00" <= c <= "\u9fff" for c in text) else ()
     prefectures = {p.key for p in places if p.kind == "prefecture"}
     codes = {p.key for p in places if p.kind in ("municipality", "ward")}
-    lowered = text.lower()
-    for prefecture in gazetteer.prefectures():
-        name = prefecture.romaji.lower().split("-")[0]
-        if len(name) > 3 and name in lowered:
-            prefectures.add(prefecture.code)
+    latin_prefectures, latin_codes = latin_places(gazetteer, text)
+    prefectures |= latin_prefectures
+    codes |= latin_codes
     prefectures |= {gazetteer.get(code).prefecture_code for code in codes}
     return Profile(frozenset(concepts), frozenset(codes), frozenset(prefectures),
                    frozenset(gazetteer.get(code).block for code in prefectures))
+
+
+# A city or ward written in Latin letters counts with its suffix ("Naha City", "Toyota-shi", "Setagaya
+# ward"); bare, only a designated city (Sapporo, Yokohama, Kobe...) or a prefecture, so that "date" or
+# "kita" name no place.
+_LATIN_SUFFIX = r"(?:[ -]?(?:shi|ku|machi|cho|mura|son|ken|fu)|\s+(?:city|ward|town|village|prefecture))"
+
+
+def latin_places(gazetteer, text: str) -> tuple[set[str], set[str]]:
+    """Prefectures and municipalities a text names in Latin letters, as (prefecture codes,
+    municipality codes): whole words, accents and macrons folded (Kōchi = Kochi), case ignored."""
+    import re
+    import unicodedata
+
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+    words = _latin_index(gazetteer)
+    prefectures: set[str] = set()
+    codes: set[str] = set()
+    for name, (kind, code, needs_suffix) in words.items():
+        if name not in folded:
+            continue
+        pattern = rf"(?<![a-z]){re.escape(name)}" + (_LATIN_SUFFIX if needs_suffix else rf"(?:{_LATIN_SUFFIX})?") \
+            + r"(?![a-z])"
+        if re.search(pattern, folded):
+            (prefectures if kind == "prefecture" else codes).add(code)
+    return prefectures, codes
+
+
+_LATIN: dict[int, dict[str, tuple[str, str, bool]]] = {}
+
+
+def _latin_index(gazetteer) -> dict[str, tuple[str, str, bool]]:
+    """Latin name (lower case, without -shi/-ken) -> (kind, code, needs a suffix); names of several
+    municipalities are left out unless one is a designated city, and a prefecture wins over the city of
+    the same name (Osaka)."""
+    if id(gazetteer) in _LATIN:
+        return _LATIN[id(gazetteer)]
+    names: dict[str, list] = {}
+    for region in gazetteer:
+        if region.level == "ward":
+            continue
+        name = region.romaji.lower().rsplit("-", 1)[0] if "-" in region.romaji else region.romaji.lower()
+        names.setdefault(name, []).append(region)
+    index: dict[str, tuple[str, str, bool]] = {}
+    for name, regions in names.items():
+        prefecture = next((r for r in regions if r.level == "prefecture"), None)
+        if prefecture is not None:
+            index[name] = ("prefecture", prefecture.code, len(name) <= 3)      # "Mie" only as "Mie-ken"
+        elif len(name) > 2:
+            # A designated city wins over a town of the same name (横浜市, not Aomori's 横浜町).
+            designated = [r for r in regions if any(c.level == "ward" for c in gazetteer.children(r.code))]
+            if len(designated) == 1:
+                index[name] = ("municipality", designated[0].code, False)
+            elif len(regions) == 1:
+                index[name] = ("municipality", regions[0].code, True)
+    _LATIN[id(gazetteer)] = index
+    return index

@@ -188,3 +188,41 @@ def test_similar_does_not_import_torch_or_the_model(store):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["why"]
+
+
+# ---- places named in a text query (issue 9, round 2) ------------------------------------------------
+
+def test_a_city_named_in_the_query_ranks_its_projects_first(kg):
+    assert kg.search("school refusal", top=1)[0]["id"] == P(7)          # 石巻市: first without a place
+    for query in ("school refusal in Yokohama", "school refusal, Yokohama City", "横浜市の不登校"):
+        top = kg.search(query, top=2)
+        assert top[0]["id"] == P(25), query                               # 横浜市
+        assert top[0]["why"]["region"] == "same municipality" and top[1]["id"] == P(7)
+    top = kg.search("hikikomori in Tokushima", top=2)                     # a prefecture, in Latin letters
+    assert [r["id"] for r in top] == [P(62), P(53)] and top[0]["why"]["region"] == "same prefecture"
+
+
+def test_a_named_place_orders_equals_and_never_outweighs_the_concepts(kg):
+    # Sapporo's shed (001) comes first; a Sapporo project without a shed does not pass the other sheds.
+    top = kg.search("men's shed in Sapporo", top=3)
+    assert top[0]["id"] == P(1) and {r["id"] for r in top} == {P(1), P(32), P(35)}
+
+
+@pytest.mark.parametrize("text, prefectures, places", [
+    ("older people in Naha City", {"470007"}, {"472018"}),
+    ("Naha", set(), set()),                                  # a bare city name only for designated cities
+    ("youth in Sapporo", {"010006"}, {"011002"}),
+    ("Setagaya ward", {"130001"}, {"131121"}),
+    ("Toyota-shi", {"230006"}, {"232114"}),
+    ("apoio em Kōchi", {"390003"}, set()),                  # macrons folded
+    ("single mothers in OSAKA", {"270008"}, set()),         # the prefecture wins over Osaka City
+    ("narrative therapy", set(), set()),                     # whole words: no Nara
+    ("a date with kita", set(), set()),                     # 伊達市 and 北区 need a suffix
+    ("Mie", set(), set()),
+    ("Mie prefecture", {"240001"}, set()),
+])
+def test_latin_place_names(text, prefectures, places):
+    from kg.similar import query_profile
+
+    profile = query_profile(text)
+    assert profile.places == places and profile.prefectures == prefectures
