@@ -268,15 +268,13 @@ def _term_maker():
         if language:
             return Literal(term.value, lang=language)
         datatype = term.datatype
-        iri = datatypes.get(datatype, _MISSING)
-        if iri is _MISSING:
-            iri = datatypes[datatype] = URIRef(datatype.value)
+        if datatype not in datatypes:
+            datatypes[datatype] = URIRef(datatype.value)
+        iri = datatypes[datatype]
         return Literal(term.value) if iri is None else Literal(term.value, datatype=iri)
 
     return make
 
-
-_MISSING = object()
 
 
 def _plain_converter():
