@@ -250,7 +250,8 @@ def report(results: list[dict]) -> str:
         v_text, slow_text, sv_text = checks(r)
         out.append(f"| {r['n']:,} | {h['wall']:,.1f} ({h['cpu']:,.0f}) | {h['steps'].get('embed', 0):,.1f} / "
                    f"{h['steps'].get('link', 0):,.1f} | {h['rss']:,.0f} | {r['families']['seconds']:,.1f}, "
-                   f"{r['families']['rss']:,.0f} | {similar_cell(r)} | {a['open']:.0f} / {a['project']:.1f} / {a['page']:.1f} / "
+                   f"{r['families']['rss']:,.0f} | {similar_cell(r)} | "
+                   f"{a['open']:.0f} / {a['project']:.1f} / {a['page']:.1f} / "
                    f"{a['count']:.1f} | "
                    f"{a['similar']:.1f} / {a['similar_filtered']:.1f} / {a['similar_first']:.0f} | {a['search']:.1f} | "
                    f"{v_text} | {slow_text} | {sv_text} |")
