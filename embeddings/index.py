@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import mmap
 import operator
 import os
 from pathlib import Path
@@ -328,11 +329,13 @@ class VectorIndex:
         ids = _read_json(folder / "ids.json")
         if not isinstance(ids, list) or len(ids) != count or not _sorted_unique_strings(ids):
             raise IndexCorrupt(f"{folder / 'ids.json'}: expected {count} sorted unique string ids — {REBUILD}")
+        if kind == "hnsw":
+            _preread(folder / "index.faiss", skip_tail=count * dim * 4)
         index = _read_index(folder / "index.faiss", kind)
         if index.ntotal != count or index.d != dim:
             raise IndexCorrupt(f"{folder / 'index.faiss'}: holds {index.ntotal} vectors of dim {index.d}, "
                                f"manifest says {count} of dim {dim} — {REBUILD}")
-        vectors = _read_npy(folder / "vectors.npy", count, dim)
+        vectors = _read_npy(folder / "vectors.npy", count, dim, scattered=kind == "hnsw")
         if kind == "hnsw":
             index.hnsw.efSearch = ef_search
         return cls(index, tuple(ids), kind, hnsw_m=hnsw_m, ef_search=ef_search, manifest=manifest, vectors=vectors)
@@ -432,18 +435,42 @@ def _sorted_unique_strings(ids: list[Any]) -> bool:
     return set(map(type, ids)) <= {str} and all(map(operator.lt, ids, itertools.islice(ids, 1, None)))
 
 
-def _read_npy(path: Path, count: int, dim: int) -> np.ndarray:
-    """The stored vectors, mapped read-only (a million 256-d vectors: nothing read until used)."""
+def _read_npy(path: Path, count: int, dim: int, *, scattered: bool = False) -> np.ndarray:
+    """The stored vectors, mapped read-only (a million 256-d vectors: nothing read until used).
+
+    ``scattered``: the rows will be read a few at a time (HNSW candidates), so the kernel is told not to
+    read around each one (its read-around can be megabytes a row: the whole file for 200 candidates)."""
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(f)
+            if shape != (count, dim) or dtype != np.float32 or fortran:
+                raise IndexCorrupt(f"{path}: {dtype} {shape}, manifest says float32 ({count}, {dim}) — {REBUILD}")
+            start = f.tell()
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        if scattered and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+            mapped.madvise(mmap.MADV_RANDOM)
+        return np.frombuffer(mapped, dtype=np.float32, count=count * dim, offset=start).reshape(count, dim)
     except FileNotFoundError as e:
         raise IndexCorrupt(f"{path}: missing — {REBUILD}") from e
     except (OSError, ValueError) as e:
         raise IndexCorrupt(f"{path}: unreadable ({e}) — {REBUILD}") from e
-    if array.shape != (count, dim) or array.dtype != np.float32:
-        raise IndexCorrupt(f"{path}: {array.dtype} {array.shape}, manifest says float32 ({count}, {dim}) "
-                           f"— {REBUILD}")
-    return array
+
+
+def _preread(path: Path, skip_tail: int) -> None:
+    """Bring a file but its last ``skip_tail`` bytes (an HNSW file's vectors) into the page cache in large
+    reads. FAISS walks the mapped graph page by page when it opens it: from a cold disk that took 5.8 s
+    for a million vectors, against 1.0 s after these reads; on a warm cache they cost a few milliseconds."""
+    buffer = bytearray(8 << 20)
+    try:
+        with open(path, "rb", buffering=0) as f:
+            todo = os.fstat(f.fileno()).st_size - skip_tail
+            while todo > 0 and (got := f.readinto(buffer)):
+                todo -= got
+    except OSError:
+        return          # only a hint: _read_index says what is wrong with the file
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:

@@ -161,10 +161,10 @@ class ProfileTable:
         self.idf = {key: math.log(1 + total / int(n)) for key, n in zip(self.keys, counts.tolist()) if n}
         self.expansion = self._expansion()
         # Expanded weights of each distinct concept set, worked out when a row with that set is first
-        # ranked (a query ranks a few hundred rows; a million-project store has tens of thousands of sets).
-        self._expanded = np.zeros((len(arrays["set_ptr"]) - 1, len(self.keys)))
-        self._known = np.zeros(len(self._expanded), dtype=bool)
-        self._complete = False
+        # ranked (a query ranks a few hundred rows; a million-project store has tens of thousands of sets):
+        # by set id, then all in one array once every project is ranked (``expand_all``).
+        self._expanded: dict[int, np.ndarray] = {}
+        self._all: np.ndarray | None = None
 
     # -- building and storing ---------------------------------------------------------------------
     @classmethod
@@ -325,34 +325,40 @@ class ProfileTable:
     def expanded_sets(self, set_ids: np.ndarray) -> np.ndarray:
         """Expanded concept weights of some concept sets (a row per set id given), each worked out once:
         its concepts' expansions, the largest weight kept (max is exact: any order, the same floats)."""
-        if not self._complete:
-            new = np.unique(set_ids[~self._known[set_ids]])
-            if len(new):
-                self._expand_sets(new)
-        return self._expanded[set_ids]
+        if self._all is not None:
+            return self._all[set_ids]
+        unique, inverse = np.unique(set_ids, return_inverse=True)
+        new = [set_id for set_id in unique.tolist() if set_id not in self._expanded]
+        if new:
+            self._expanded.update(zip(new, self._expand_sets(np.array(new, dtype=np.int64))))
+        if not len(unique):
+            return np.zeros((0, len(self.keys)))
+        return np.stack([self._expanded[set_id] for set_id in unique.tolist()])[inverse.reshape(-1)]
 
     def expand_all(self) -> None:
         """Work out every set's expanded weights now: ranking every project (links) needs them all."""
-        if not self._complete:
-            self._expand_sets(np.flatnonzero(~self._known))
-            self._complete = True
+        if self._all is None:
+            self._all = self._expand_sets(np.arange(len(self.a["set_ptr"]) - 1))
+            self._expanded = {}
 
-    def _expand_sets(self, set_ids: np.ndarray) -> None:
+    def _expand_sets(self, set_ids: np.ndarray) -> np.ndarray:
         ptr, cols = self.a["set_ptr"], self.a["set_cols"]
+        out = np.zeros((len(set_ids), len(self.keys)))
         starts, stops = ptr[set_ids], ptr[set_ids + 1]
         nonempty = stops > starts
         if nonempty.any():
             lengths = (stops - starts)[nonempty]
             offsets = np.cumsum(lengths) - lengths           # where each set's members start in ``members``
             members = cols[np.repeat(starts[nonempty] - offsets, lengths) + np.arange(lengths.sum())]
-            self._expanded[set_ids[nonempty]] = np.maximum.reduceat(self.expansion[members], offsets, axis=0)
+            out[nonempty] = np.maximum.reduceat(self.expansion[members], offsets, axis=0)
         meaning_ptr = self.a["meaning_ptr"]
-        for set_id in set_ids[meaning_ptr[set_ids + 1] > meaning_ptr[set_ids]].tolist():
+        for i in np.flatnonzero(meaning_ptr[set_ids + 1] > meaning_ptr[set_ids]).tolist():
+            set_id = int(set_ids[i])
             scores = self.a["meaning_scores"][meaning_ptr[set_id]:meaning_ptr[set_id + 1]].tolist()
             found = self.a["meaning_cols"][meaning_ptr[set_id]:meaning_ptr[set_id + 1]].tolist()
             strengths = [(c, 1.0) for c in self._members(set_id)] + list(zip(found, scores))
-            self._expanded[set_id] = self._strengths(strengths)
-        self._known[set_ids] = True
+            out[i] = self._strengths(strengths)
+        return out
 
 
 def _offsets(lengths: Iterable[int]) -> np.ndarray:
