@@ -160,7 +160,11 @@ class ProfileTable:
         # Python's math.log, as the per-dict ranker computed it: the same floats on every platform.
         self.idf = {key: math.log(1 + total / int(n)) for key, n in zip(self.keys, counts.tolist()) if n}
         self.expansion = self._expansion()
-        self.expanded_sets = self._expanded_sets()
+        # Expanded weights of each distinct concept set, worked out when a row with that set is first
+        # ranked (a query ranks a few hundred rows; a million-project store has tens of thousands of sets):
+        # by set id, then all in one array once every project is ranked (``expand_all``).
+        self._expanded: dict[int, np.ndarray] = {}
+        self._all: np.ndarray | None = None
 
     # -- building and storing ---------------------------------------------------------------------
     @classmethod
@@ -244,7 +248,7 @@ class ProfileTable:
         """A profile in the table's terms (``row``: the profile is that row's, no look-ups needed)."""
         if row is not None:
             a = self.a
-            return Query(profile, self.expanded_sets[int(a["set_of"][row])],
+            return Query(profile, self.expanded_sets(a["set_of"][row:row + 1])[0],
                          frozenset(a["place_codes"][a["place_ptr"][row]:a["place_ptr"][row + 1]].tolist()),
                          int(a["prefecture_mask"][row]), int(a["block_mask"][row]), int(a["org_of"][row]))
         assert profile is not None, "a profile or a row"
@@ -269,7 +273,7 @@ class ProfileTable:
 
     def weights(self, rows: np.ndarray) -> np.ndarray:
         """Expanded concept weights of several rows, (len(rows), concepts)."""
-        return self.expanded_sets[self.a["set_of"][rows]]
+        return self.expanded_sets(self.a["set_of"][rows])
 
     def region_scores(self, query: Query, rows: np.ndarray) -> np.ndarray:
         """1 same municipality, 0.5 same prefecture, 0.25 same regional block, else 0 (per row)."""
@@ -318,17 +322,42 @@ class ProfileTable:
                 weights[column] = max(weights[column], factor * strength * self.idf.get((scheme, name), 1.0))
         return weights
 
-    def _expanded_sets(self) -> np.ndarray:
+    def expanded_sets(self, set_ids: np.ndarray) -> np.ndarray:
+        """Expanded concept weights of some concept sets (a row per set id given), each worked out once:
+        its concepts' expansions, the largest weight kept (max is exact: any order, the same floats)."""
+        if self._all is not None:
+            return self._all[set_ids]
+        unique, inverse = np.unique(set_ids, return_inverse=True)
+        new = [set_id for set_id in unique.tolist() if set_id not in self._expanded]
+        if new:
+            self._expanded.update(zip(new, self._expand_sets(np.array(new, dtype=np.int64))))
+        if not len(unique):
+            return np.zeros((0, len(self.keys)))
+        return np.stack([self._expanded[set_id] for set_id in unique.tolist()])[inverse.reshape(-1)]
+
+    def expand_all(self) -> None:
+        """Work out every set's expanded weights now: ranking every project (links) needs them all."""
+        if self._all is None:
+            self._all = self._expand_sets(np.arange(len(self.a["set_ptr"]) - 1))
+            self._expanded = {}
+
+    def _expand_sets(self, set_ids: np.ndarray) -> np.ndarray:
         ptr, cols = self.a["set_ptr"], self.a["set_cols"]
-        out = np.zeros((len(ptr) - 1, len(self.keys)))
-        nonempty = np.flatnonzero(ptr[1:] > ptr[:-1])
-        if len(nonempty):
-            out[nonempty] = np.maximum.reduceat(self.expansion[cols], ptr[:-1][nonempty], axis=0)
+        out = np.zeros((len(set_ids), len(self.keys)))
+        starts, stops = ptr[set_ids], ptr[set_ids + 1]
+        nonempty = stops > starts
+        if nonempty.any():
+            lengths = (stops - starts)[nonempty]
+            offsets = np.cumsum(lengths) - lengths           # where each set's members start in ``members``
+            members = cols[np.repeat(starts[nonempty] - offsets, lengths) + np.arange(lengths.sum())]
+            out[nonempty] = np.maximum.reduceat(self.expansion[members], offsets, axis=0)
         meaning_ptr = self.a["meaning_ptr"]
-        for set_id in np.flatnonzero(meaning_ptr[1:] > meaning_ptr[:-1]).tolist():
+        for i in np.flatnonzero(meaning_ptr[set_ids + 1] > meaning_ptr[set_ids]).tolist():
+            set_id = int(set_ids[i])
             scores = self.a["meaning_scores"][meaning_ptr[set_id]:meaning_ptr[set_id + 1]].tolist()
             found = self.a["meaning_cols"][meaning_ptr[set_id]:meaning_ptr[set_id + 1]].tolist()
-            out[set_id] = self._strengths([(c, 1.0) for c in self._members(set_id)] + list(zip(found, scores)))
+            strengths = [(c, 1.0) for c in self._members(set_id)] + list(zip(found, scores))
+            out[i] = self._strengths(strengths)
         return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -135,17 +136,18 @@ class Similarity:
     def __init__(self, views: list[dict[str, Any]] | Mapping[str, dict[str, Any]], index, model: dict[str, Any], *,
                  weights: Weights | None = None, encoder=None, meanings=None, profiles: ProfileTable | None = None,
                  stored_links: int = 0) -> None:
-        from kg.meaning import QUERY_THRESHOLD, load_suggestions
+        from kg.meaning import QUERY_THRESHOLD
         from kg.normalize.concepts import ConceptSchemes
 
         self.views: Mapping[str, dict[str, Any]] = views if isinstance(views, Mapping) else {v["id"]: v for v in views}
         self.index = index
         self.model = model
-        # Concepts suggested by meaning for projects whose rules found none (saved at build; a store's
-        # profiles already hold them).
-        self.suggestions = load_suggestions(meanings) if isinstance(meanings, Path) else {}
+        # The folder of the concept vectors and of the suggestions by meaning, if any (see ``suggestions``).
+        self._folder = meanings if isinstance(meanings, Path) else None
+        # A store's profiles already hold the suggestions: they are read only to profile views here.
+        by_meaning = _by_meaning(self.suggestions) if profiles is None else None
         self.ranker = Ranker(self.views, ConceptSchemes.load(), weights or Weights(),
-                             by_meaning=_by_meaning(self.suggestions), table=profiles)
+                             by_meaning=by_meaning, table=profiles)
         self._encoder = encoder
         self.stored_links = stored_links      # top-k links the store holds per project (0: none)
         self.query_coverage = True   # text queries: share of the query's concepts (see README evaluation)
@@ -169,6 +171,14 @@ class Similarity:
         return cls(ViewTable(generation.views_file), index, manifest["vectors"]["model"], weights=weights,
                    encoder=encoder, meanings=generation.vectors_folder, profiles=profiles,
                    stored_links=int(manifest["vectors"].get("similar_links") or 0))
+
+    @cached_property
+    def suggestions(self) -> dict[str, list[Any]]:
+        """Concepts suggested by meaning for projects whose rules found none (kg.meaning.MeaningMatch
+        lists by project id), as saved at build; empty for a store without them."""
+        from kg.meaning import load_suggestions
+
+        return load_suggestions(self._folder) if self._folder is not None else {}
 
     @property
     def profiles(self) -> ProfileTable:
@@ -269,6 +279,7 @@ class Similarity:
             yield from _grouped(self.views.links(k))
             return
         table, index = self.profiles, self.index
+        table.expand_all()
         ids = table.ids
         # The table and the index both hold their rows in id order: one row number for both.
         same_rows = len(ids) == len(index) and all(a == b for a, b in zip(ids, index.ids))

@@ -9,7 +9,8 @@ Usage::
 For each size, a synthetic list (``scripts/synth.py --seed 1``) is built twice, each time in a fresh
 process (wall and CPU seconds, peak RSS, seconds per step of the pipeline): without embeddings, and with
 hashing vectors and 5 similarity links per project (``--e5``: with the bundled e5 model, 10k at most).
-Then, each in its own process: ``tsunagari families`` and ``tsunagari similar ID`` end to end (median of 3),
+Then, each in its own process: ``tsunagari families`` and ``tsunagari similar ID`` end to end (once cold, the
+store's files dropped from the page cache, then the median of 3 warm; CPU seconds and peak RSS of each),
 data access through the API (a project by id, a filtered page, a count, ``similar`` and ``search`` warm),
 ``tsunagari validate``, every ``queries/*.rq`` on the store's Oxigraph database, and ``tsunagari serve``
 until its first answer (with the RSS of the server and its workers). The machine may be shared: the load
@@ -21,11 +22,13 @@ import argparse
 import json
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -102,16 +105,29 @@ def run(code: str, *args, timeout: float | None = None) -> dict:
 
 
 def command(*args, timeout: float | None = None) -> dict:
-    """A `tsunagari` command in a fresh process: wall seconds, exit code (None: cut at the timeout)."""
-    env = dict(os.environ)
+    """A `tsunagari` command in a fresh process: wall seconds, exit code (None: cut at the timeout), its CPU
+    seconds and its peak RSS in MB (pages of files it maps included, though the page cache shares them)."""
     start = time.perf_counter()
-    try:
-        done = subprocess.run([sys.executable, "-m", "kg", *map(str, args)], env=env, capture_output=True,
-                              timeout=timeout)
-        code = done.returncode
-    except subprocess.TimeoutExpired:
-        code = None
-    return {"seconds": time.perf_counter() - start, "code": code}
+    child = subprocess.Popen([sys.executable, "-m", "kg", *map(str, args)], env=dict(os.environ),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    timer = threading.Timer(timeout, child.kill) if timeout else None
+    if timer:
+        timer.start()
+    _, status, usage = os.wait4(child.pid, 0)        # the usage of this child alone
+    seconds = time.perf_counter() - start
+    if timer:
+        timer.cancel()
+    child.returncode = code = os.waitstatus_to_exitcode(status)
+    return {"seconds": seconds, "code": None if code == -signal.SIGKILL else code,
+            "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1e3}
+
+
+def evict(folder: Path) -> None:
+    """Drop a store generation's files from the page cache (posix_fadvise, these files only; no root
+    needed), so that the next command reads them from disk: a cold start."""
+    for path in (p for p in folder.rglob("*") if p.is_file()):
+        with open(path, "rb") as f:
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def serve(store: Path, timeout: float = 600) -> dict:
@@ -188,9 +204,13 @@ def bench_size(n: int, tmp: Path, args) -> dict:
         result["families"] = command("families", "--store", store, "--json", timeout=args.limit)
         log(f"families {result['families']['seconds']:.0f} s")
         result["access"] = run(ACCESS, store)
-        result["similar_cli"] = statistics.median(
-            command("similar", result["access"]["some_id"], "--store", store, "--json")["seconds"] for _ in range(3))
-        log(f"similar end to end {result['similar_cli']:.2f} s; access {result['access']}")
+        similar = ("similar", result["access"]["some_id"], "--store", store, "--json")
+        evict(Path(result["build_hashing"]["generation"]))
+        result["similar_cold"] = command(*similar)
+        warm = sorted((command(*similar) for _ in range(3)), key=lambda r: r["seconds"])
+        result["similar_cli"], result["similar_warm"] = warm[1]["seconds"], warm[1]
+        log(f"similar end to end {result['similar_cold']['seconds']:.2f} s cold, {result['similar_cli']:.2f} s warm; "
+            f"access {result['access']}")
     if "validate" not in args.skip:
         result["validate"] = command("validate", "--store", generation.folder.parent, timeout=args.limit)
         log(f"validate {result['validate']}")
@@ -222,15 +242,16 @@ def report(results: list[dict]) -> str:
                    f"{b.get('rss_child', 0):,.0f} | "
                    + " / ".join(f"{b['steps'].get(step, 0):,.1f}" for step in STEPS) + " |")
     out += ["", "| projects | build with hashing vectors + 5 links s (CPU s) | of which embed / link s | peak RSS MB "
-            "| `families` s | `similar ID` s | open / project / page / count ms | similar warm / filtered / first ms "
+            "| `families` s, peak RSS MB | `similar ID` s cold / warm (CPU s), peak RSS MB | open / project / page / count ms | similar warm / filtered / first ms "
             "| search warm ms | validate s | slowest query s | serve ready s / RSS MB |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in (r for r in results if "build_hashing" in r):
         h, a = r["build_hashing"], r["access"]
         v_text, slow_text, sv_text = checks(r)
         out.append(f"| {r['n']:,} | {h['wall']:,.1f} ({h['cpu']:,.0f}) | {h['steps'].get('embed', 0):,.1f} / "
-                   f"{h['steps'].get('link', 0):,.1f} | {h['rss']:,.0f} | {r['families']['seconds']:,.1f} | "
-                   f"{r['similar_cli']:.2f} | {a['open']:.0f} / {a['project']:.1f} / {a['page']:.1f} / "
+                   f"{h['steps'].get('link', 0):,.1f} | {h['rss']:,.0f} | {r['families']['seconds']:,.1f}, "
+                   f"{r['families']['rss']:,.0f} | {similar_cell(r)} | "
+                   f"{a['open']:.0f} / {a['project']:.1f} / {a['page']:.1f} / "
                    f"{a['count']:.1f} | "
                    f"{a['similar']:.1f} / {a['similar_filtered']:.1f} / {a['similar_first']:.0f} | {a['search']:.1f} | "
                    f"{v_text} | {slow_text} | {sv_text} |")
@@ -245,6 +266,13 @@ def report(results: list[dict]) -> str:
                         f"{e['steps'].get('embed', 0):,.0f} s and links {e['steps'].get('link', 0):,.1f} s; "
                         f"peak RSS {e['rss']:,.0f} MB."]
     return "\n".join(out)
+
+
+def similar_cell(r: dict) -> str:
+    """`similar ID` end to end: cold (the store's files dropped from the page cache) and warm (median of 3)."""
+    cold, warm = r["similar_cold"], r["similar_warm"]
+    return (f"{cold['seconds']:.2f} / {warm['seconds']:.2f} ({cold['cpu']:.2f} / {warm['cpu']:.2f}), "
+            f"{max(cold['rss'], warm['rss']):,.0f}")
 
 
 def checks(r: dict) -> tuple[str, str, str]:

@@ -266,6 +266,29 @@ def test_save_load_roundtrip(tmp_path, data, built, kind):
     np.testing.assert_array_equal(np.load(tmp_path / "v" / "vectors.npy")[0], index.vector(loaded.ids[0]))
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_a_loaded_index_is_mapped_not_read(tmp_path, data, built, kind):
+    """Opening maps index.faiss and vectors.npy (pages read only as a query visits them) and answers
+    exactly as the index in memory, filters and look-ups by id included."""
+    vectors, ids, queries = data
+    built[kind].save(tmp_path / kind)
+    out = run_python(
+        "import json, numpy as np; from embeddings import VectorIndex\n"
+        f"index = VectorIndex.load({str(tmp_path / kind)!r})\n"
+        "q = np.load(" + repr(str(tmp_path / kind / "vectors.npy")) + ")[:7]\n"
+        "hits = index.search(q, 10) + index.search(q, 10, allowed=set(index.ids[::3]))\n"
+        "maps = open('/proc/self/maps').read()\n"
+        "print(json.dumps({'hits': hits, 'mapped': sorted(n for n in ('index.faiss', 'vectors.npy') if n in maps),"
+        " 'rows': [index.row(i) for i in (index.ids[0], index.ids[-1], 'nowhere')], 'in': 'nowhere' in index}))")
+    found = json.loads(out)
+    assert found["mapped"] == ["index.faiss", "vectors.npy"]
+    in_memory = built[kind]
+    q = np.stack([in_memory.vector(pid) for pid in in_memory.ids[:7]])
+    expected = in_memory.search(q, 10) + in_memory.search(q, 10, allowed=set(in_memory.ids[::3]))
+    assert [[tuple(hit) for hit in hits] for hits in found["hits"]] == expected
+    assert found["rows"] == [0, len(ids) - 1, None] and found["in"] is False
+
+
 def test_save_refuses_a_contradicting_manifest(tmp_path):
     index = VectorIndex.build(unit(3, 4), ["a", "b", "c"])
     with pytest.raises(ValueError, match="count"):

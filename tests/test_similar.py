@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +19,7 @@ from kg.errors import KgError
 from kg.vocab import TG
 
 P = "cao-kodoku-npo-model-fy2024-{:03d}".format
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,37 @@ def test_rankings_are_deterministic(kg, store):
     again = Tsunagari.open(store)
     assert kg.similar(P(12), top=20) == again.similar(P(12), top=20)
     assert kg.search("居場所 子ども", top=20) == again.search("居場所 子ども", top=20)
+
+
+def compact(results: list[dict]) -> list[list]:
+    """A result as recorded in tests/data/similar_golden.json."""
+    why = [r["why"] for r in results]
+    return [[r["id"], r["score"], w["embedding"], w["concepts"], w["region"], w["same_organization"],
+             sorted(c["id"] for k in ("shared_target_groups", "shared_themes", "related_via_broader") for c in w[k])]
+            for r, w in zip(results, why)]
+
+
+def test_rankings_are_the_recorded_ones(kg):
+    """Same ids, order, scores and reasons as recorded before the index was mapped and profiles read lazily."""
+    golden = json.loads((DATA / "similar_golden.json").read_text(encoding="utf-8"))
+    assert {pid: compact(kg.similar(pid, top=10)) for pid in golden["similar top 10"]} == golden["similar top 10"]
+    assert compact(kg.similar(P(35), top=10, prefecture="大阪府")) == golden["similar top 10 in 大阪府 of fy2024-035"]
+    assert compact(kg.similar(P(12), top=5, target_group="children")) == \
+        golden["similar top 5 for children of fy2024-012"]
+    assert compact(kg.similar(P(5), top=30)) == golden["similar top 30 of fy2024-005"]
+
+
+def test_similar_maps_the_stored_vectors_and_reads_no_suggestions(store):
+    """`similar` maps the vector files (one query reads only the pages it visits) and leaves the
+    suggestions by meaning unread (the store's profiles hold them)."""
+    code = (f"import json, sys; from kg import Tsunagari; kg = Tsunagari.open(r'{store}')\n"
+            f"found = kg.similar('{P(35)}', top=5)\n"
+            "maps = open('/proc/self/maps').read()\n"
+            "print(json.dumps([len(found), sorted(n for n in ('index.faiss', 'vectors.npy') if n in maps),"
+            " 'suggestions' in vars(kg.similarity)]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [5, ["index.faiss", "vectors.npy"], False]
 
 
 def test_same_organisation_and_region_reasons(tmp_path, document):
@@ -188,6 +221,30 @@ def test_similar_does_not_import_torch_or_the_model(store):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["why"]
+
+
+def test_profile_weights_worked_out_lazily_are_those_of_all_at_once(kg):
+    """A query expands only the concept sets of the rows it ranks; in any order and any pieces, the
+    weights are the same floats as all sets expanded at once (concepts by meaning included)."""
+    import dataclasses
+
+    import numpy as np
+
+    from kg.profiles import ProfileTable
+
+    table = kg.similarity.profiles
+    profiles = [(pid, table.profile(row)) for row, pid in enumerate(table.ids)]
+    # Some projects with concepts found by meaning, as a store built with e5 holds them.
+    profiles = [(pid, dataclasses.replace(p, by_meaning=(("theme", "crafts", 0.7),)) if i % 5 == 0 else p)
+                for i, (pid, p) in enumerate(profiles)]
+    eager, lazy = ProfileTable.from_profiles(profiles), ProfileTable.from_profiles(profiles)
+    eager.expand_all()
+    rows = np.arange(len(profiles))
+    for piece in (rows[::-7], rows[3:9], rows[::2], rows):
+        assert np.array_equal(lazy.weights(piece), eager.weights(piece))
+    for row in (0, 5, len(profiles) - 1):
+        profile = eager.profile(row)
+        assert np.array_equal(lazy.query(None, row).weights, eager.expand(profile.concepts, profile.by_meaning))
 
 
 # ---- places named in a text query (issue 9, round 2) ------------------------------------------------
