@@ -183,14 +183,6 @@ def check_folder(folder: Path, *, no_blank_nodes: bool = False) -> None:
     raise_for(validate_folder(folder, no_blank_nodes=no_blank_nodes))
 
 
-def check_graph(oxigraph_store: Any) -> None:
-    """Check every node of the built graph against kg/data/shapes.ttl (kg.validate.validate_store, on the
-    generation's pyoxigraph Store just loaded); raises kg.errors.ValidationError."""
-    from kg.validate import raise_for, validate_store
-
-    raise_for(validate_store(oxigraph_store))
-
-
 class _Stream:
     """Where each project goes during the read: its triples to the sort, its view and facets to the views
     file, its profile (with ``profiles``) to the ranking table; the rest is written by ``finish``."""
@@ -351,4 +343,4 @@ def _version() -> str:
         return "0+unknown"
 
 
-__all__ = ["build_store", "BuildReport", "check_folder", "check_graph", "input_hash", "sorted_ntriples", "peak_rss_mb"]
+__all__ = ["build_store", "BuildReport", "check_folder", "input_hash", "sorted_ntriples", "peak_rss_mb"]

@@ -276,7 +276,6 @@ def _term_maker():
     return make
 
 
-
 def _plain_converter():
     """pyoxigraph term -> ``plain_value(to_rdflib(term))``: IRIs, strings and language strings straight from
     Oxigraph (most cells, often all); other literals through rdflib, cached (numbers, dates, booleans)."""

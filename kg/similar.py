@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import cached_property
+import re
+import unicodedata
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -344,9 +346,6 @@ _LATIN_SUFFIX = r"(?:[ -]?(?:shi|ku|machi|cho|mura|son|ken|fu)|\s+(?:city|ward|t
 def latin_places(gazetteer, text: str) -> tuple[set[str], set[str]]:
     """Prefectures and municipalities a text names in Latin letters, as (prefecture codes,
     municipality codes): whole words, accents and macrons folded (Kōchi = Kochi), case ignored."""
-    import re
-    import unicodedata
-
     folded = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
     words = _latin_index(gazetteer)
     prefectures: set[str] = set()
@@ -361,15 +360,11 @@ def latin_places(gazetteer, text: str) -> tuple[set[str], set[str]]:
     return prefectures, codes
 
 
-_LATIN: dict[int, dict[str, tuple[str, str, bool]]] = {}
-
-
+@lru_cache(maxsize=2)
 def _latin_index(gazetteer) -> dict[str, tuple[str, str, bool]]:
     """Latin name (lower case, without -shi/-ken) -> (kind, code, needs a suffix); names of several
     municipalities are left out unless one is a designated city, and a prefecture wins over the city of
     the same name (Osaka)."""
-    if id(gazetteer) in _LATIN:
-        return _LATIN[id(gazetteer)]
     names: dict[str, list] = {}
     for region in gazetteer:
         if region.level == "ward":
@@ -388,5 +383,4 @@ def _latin_index(gazetteer) -> dict[str, tuple[str, str, bool]]:
                 index[name] = ("municipality", designated[0].code, False)
             elif len(regions) == 1:
                 index[name] = ("municipality", regions[0].code, True)
-    _LATIN[id(gazetteer)] = index
     return index

@@ -94,7 +94,10 @@ class _Worker:
         if last:
             return last[0]
         if code < 0:
-            return f"killed by {signal.Signals(-code).name}"
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
         return f"exit code {code}, no message"
 
     def close(self) -> None:
@@ -112,7 +115,6 @@ def _worker(folder: str, no_blank_nodes: str) -> None:
     import pyoxigraph as ox
 
     from kg.runloader import release_memory
-
     from kg.validate import shape_checks
 
     store = ox.Store.read_only(folder)
