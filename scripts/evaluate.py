@@ -4,14 +4,15 @@ Systems: a character n-gram TF-IDF baseline, embeddings alone, and the hybrid ra
 built store runs it (concepts by meaning and project suggestions included; ablations switch parts off).
 Sets: scripts/eval/judgments.toml (development: "like this one" and queries in en, zh, ko, ja; weights and
 thresholds were chosen on it), scripts/eval/heldout.toml (held-out queries in ja, en, ko, zh, vi, pt,
-tl, ne), scripts/eval/heldout2.toml (a second held-out set, Spanish included) and scripts/eval/heldout3.toml
-(a third, judged blind by a separate helper), each written before any system ran on it. Metrics: MAP,
-recall@5, MRR (relevant = grade >= 1) and nDCG@10 (graded), for every task and language.
+tl, ne), scripts/eval/heldout2.toml (a second held-out set, Spanish included), scripts/eval/heldout3.toml
+(a third, judged blind by a separate helper) and scripts/eval/heldout4.toml (a fourth, judged blind likewise),
+each written before any system ran on it. Metrics: MAP, recall@5, MRR (relevant = grade >= 1) and nDCG@10
+(graded), for every task and language.
 
     python scripts/evaluate.py                          # the tables for the README (ONNX encoder)
     python scripts/evaluate.py --encoder torch          # the same through sentence-transformers
     python scripts/evaluate.py --tune                   # also the weight and meaning grids, 2-fold CV
-    python scripts/evaluate.py --no-blind               # without heldout3.toml (the blind set)
+    python scripts/evaluate.py --no-blind               # without heldout3.toml and heldout4.toml (the blind sets)
     python scripts/evaluate.py --fidelity onnx,onnx-int8,onnx-int8-per-channel   # encoders vs torch
 
 Runs offline with the bundled model (first run rebuilds and exports it, about a minute).
@@ -40,6 +41,7 @@ JUDGMENTS = Path(__file__).parent / "eval" / "judgments.toml"
 HELDOUT = Path(__file__).parent / "eval" / "heldout.toml"
 HELDOUT2 = Path(__file__).parent / "eval" / "heldout2.toml"
 HELDOUT3 = Path(__file__).parent / "eval" / "heldout3.toml"
+HELDOUT4 = Path(__file__).parent / "eval" / "heldout4.toml"
 LANGS = ("en", "zh", "ko", "ja", "vi", "pt", "tl", "ne", "es")
 ID = "cao-kodoku-npo-model-fy2024-{:03d}"
 
@@ -266,6 +268,8 @@ def evaluate(encoder_name: str, tune: bool, blind: bool = True) -> str:
     lines += ["", "heldout2.toml (second held-out set):", "", *table(held, load_tasks(HELDOUT2))]
     if blind and HELDOUT3.is_file():
         lines += ["", "heldout3.toml (third held-out set, judged blind):", "", *table(held, load_tasks(HELDOUT3))]
+    if blind and HELDOUT4.is_file():
+        lines += ["", "heldout4.toml (fourth held-out set, judged blind):", "", *table(held, load_tasks(HELDOUT4))]
     if tune:
         lines += ["", *tune_weights(similarity, old), "", *tune_meaning(similarity, old)]
     tmp.cleanup()
@@ -378,7 +382,8 @@ def main() -> None:
     parser.add_argument("--encoder", default="onnx", help="onnx (default), torch, onnx-int8, onnx-int8-per-channel")
     parser.add_argument("--tune", action="store_true", help="grid-search the hybrid weights (2-fold CV)")
     parser.add_argument("--no-blind", action="store_true",
-                        help="leave out heldout3.toml (the blind set: for sessions that must not score it)")
+                        help="leave out heldout3.toml and heldout4.toml (the blind sets: for sessions that "
+                             "must not score them)")
     parser.add_argument("--fidelity", default=None, metavar="VARIANTS",
                         help="compare encoders with torch instead, e.g. onnx,onnx-int8")
     args = parser.parse_args()

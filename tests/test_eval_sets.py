@@ -18,8 +18,9 @@ def load(path: Path) -> dict:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
-def test_the_four_sets_are_there():
-    assert [p.name for p in SETS] == ["heldout.toml", "heldout2.toml", "heldout3.toml", "judgments.toml"]
+def test_the_five_sets_are_there():
+    assert [p.name for p in SETS] == ["heldout.toml", "heldout2.toml", "heldout3.toml", "heldout4.toml",
+                                      "judgments.toml"]
 
 
 @pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
@@ -49,8 +50,16 @@ def test_evaluate_reads_every_set():
     assert all(f'"{p.name}"' in script for p in SETS)
 
 
-def test_third_held_out_set_covers_nine_languages():
-    langs = Counter(q["lang"] for q in load(EVAL / "heldout3.toml")["query"])
+@pytest.mark.parametrize("name", ["heldout3.toml", "heldout4.toml"])
+def test_blind_held_out_sets_cover_nine_languages(name):
+    langs = Counter(q["lang"] for q in load(EVAL / name)["query"])
     assert sum(langs.values()) >= 48 and set(langs) == LANGS
     assert langs["ja"] >= 10 and langs["en"] >= 6 and langs["es"] >= 4
     assert all(langs[lang] >= 5 for lang in ("ko", "zh", "vi", "pt", "tl", "ne"))
+
+
+@pytest.mark.parametrize("constant", ["HELDOUT3", "HELDOUT4"])
+def test_blind_sets_are_scored_only_when_blind(constant):
+    lines = (EVAL.parent / "evaluate.py").read_text(encoding="utf-8").splitlines()
+    uses = [i for i, line in enumerate(lines) if f"load_tasks({constant})" in line]
+    assert uses and all(lines[i - 1].strip().startswith("if blind and") for i in uses)
