@@ -238,7 +238,8 @@ def to_rdflib(term) -> Any:
 
 _XSD_STRING = str(XSD.string)
 _XSD_INTEGER = XSD.integer
-_CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
+# Canonical and within 18 digits: longer ones go through rdflib (int() refuses strings past 4,300 digits).
+_CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,17}")
 
 
 def _converter(make: Callable[[Any], Any]):

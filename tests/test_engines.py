@@ -142,6 +142,27 @@ def test_same_rows_on_a_synthetic_store(synthetic, name, bindings):
     _check(synthetic, name, bindings)
 
 
+@pytest.mark.slow
+def test_listings_come_in_source_order_across_sources(tmp_path):
+    """Two sources: the listings sort by each source's rank (file name, then SHA-256), page and line, the
+    same on both engines."""
+    from kg.api import bundled_source
+    from kg.assemble import assemble
+    from kg.rdf import to_graph
+    from kg.sources import read_source
+
+    load_script("synth").write_csv(tmp_path / "a.csv", 20, seed=3)
+    graph = to_graph(assemble([read_source(bundled_source()), read_source(tmp_path / "a.csv")]))
+    engines = _engines(graph, tmp_path / "store")
+    for name in ("project_provenance.rq", "projects_in_region.rq"):
+        _check(engines, name, {})
+    text = (ROOT / "queries" / "project_provenance.rq").read_text(encoding="utf-8")
+    keys = [(r["file"], r["page"] or 0, r["line"]) for r in engines[1].query(text).records()]
+    files = [file for file, _, _ in keys]
+    assert keys == sorted(keys) and files.count(bundled_source().name) == 77
+    assert files[0] == "a.csv" and files[-1] == bundled_source().name
+
+
 @pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
 def test_every_documented_parameter_is_exercised(path):
     for table in (BUNDLED, SYNTHETIC):
