@@ -26,7 +26,8 @@ characters it holds.
 """
 from __future__ import annotations
 
-import re
+import io
+import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, Protocol, runtime_checkable
 
@@ -36,6 +37,7 @@ from rdflib.namespace import XSD
 from kg.parameters import bind_values, sparql_term
 from kg.sparql import STANDARD_FORMATS, QueryError, SparqlResult, plain_value, run_query
 from kg.store import GRAPH, OXIGRAPH
+from kg.tsv_terms import tsv_rows, tsv_term
 from kg.vocab import PREFIXES
 
 OXIGRAPH_FOLDER = OXIGRAPH             # the name of a generation's Oxigraph folder (kg.store owns it)
@@ -137,8 +139,8 @@ class OxigraphEngine:
 
 
 class OxigraphSolutions:
-    """The solutions of a SELECT on Oxigraph, unread: converted row by row when read, or written out by
-    Oxigraph's own serializers (``serialize``) without becoming Python objects at all.
+    """The solutions of a SELECT on Oxigraph, unread: written out by Oxigraph's own serializers
+    (``serialize``) without becoming Python objects at all, or read back from its TSV as rows.
 
     The first read takes the solutions the query started with; any later read runs the query again.
     """
@@ -149,11 +151,11 @@ class OxigraphSolutions:
 
     def terms(self) -> Iterator[tuple[Any, ...]]:
         """Rows of rdflib terms, as rdflib would return them."""
-        return self._rows(_converter(_term_maker()))
+        return self._rows(tsv_term)
 
     def plain(self) -> Iterator[tuple[Any, ...]]:
-        """Rows of plain values (``kg.sparql.plain_value``), made without rdflib for strings and IRIs."""
-        return self._rows(_plain_converter())
+        """Rows of plain values (``kg.sparql.plain_value``): IRIs and strings without making rdflib terms."""
+        return self._rows(_plain_value)
 
     def serialize(self, output: BinaryIO, fmt: str) -> None:
         """Oxigraph's serializer writes the solutions to ``output`` (fmt: one of kg.sparql.STANDARD_FORMATS)."""
@@ -167,13 +169,16 @@ class OxigraphSolutions:
         solutions, self._unread = self._unread, None
         return solutions if solutions is not None else self._rerun()
 
-    def _rows(self, convert: Callable[[Any], Any]) -> Iterator[tuple[Any, ...]]:
-        solutions = self._take()
-        try:
-            for solution in solutions:
-                yield tuple(map(convert, solution))
-        except (OSError, ValueError, TypeError) as error:   # evaluation errors surface while iterating
-            raise QueryError(f"SPARQL query failed: {error}") from None
+    def _rows(self, make: Callable[[str], Any]) -> Iterator[tuple[Any, ...]]:
+        # Oxigraph writes the answer as TSV in Rust, into a file so that memory stays flat; reading the
+        # text back costs half of asking pyoxigraph for each cell's parts (kg.tsv_terms).
+        with tempfile.TemporaryFile() as buffer:
+            self.serialize(buffer, "tsv")
+            buffer.seek(0)
+            try:
+                yield from tsv_rows(io.TextIOWrapper(buffer, encoding="utf-8", newline="\n"), make)
+            except ValueError as error:
+                raise QueryError(f"SPARQL answer not read: {error}") from None
 
 
 def load_oxigraph(ntriples: Path, folder: Path | None = None):
@@ -237,81 +242,17 @@ def to_rdflib(term) -> Any:
 
 
 _XSD_STRING = str(XSD.string)
-_XSD_INTEGER = XSD.integer
-# Canonical and within 18 digits: longer ones go through rdflib (int() refuses strings past 4,300 digits).
-_CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,17}")
 
 
-def _converter(make: Callable[[Any], Any]):
-    """``make`` with a cache: result columns repeat values (labels, years, codes) and making an rdflib
-    Literal costs more than looking one up."""
-    cache: dict[Any, Any] = {}
-
-    def convert(term):
-        if term is None:
-            return None
-        found = cache.get(term)
-        if found is None:
-            found = cache[term] = make(term)
-        return found
-
-    return convert
-
-
-def _term_maker():
-    """``to_rdflib`` for the cells of one answer, quicker on a miss: literals first (most cells), each
-    datatype's IRI made once."""
-    ox = _pyoxigraph()
-    literal = ox.Literal
-    datatypes: dict[Any, URIRef | None] = {ox.NamedNode(_XSD_STRING): None}
-
-    def make(term):
-        if type(term) is not literal:
-            return to_rdflib(term)
-        language = term.language
-        text = term.value
-        if language:
-            return quick_literal(text, language, None, text, None)
-        datatype = term.datatype
-        if datatype not in datatypes:
-            datatypes[datatype] = URIRef(datatype.value)
-        iri = datatypes[datatype]
-        if iri is None:
-            return quick_literal(text, None, None, text, None)
-        if iri == _XSD_INTEGER and _CANONICAL_INTEGER.fullmatch(text):
-            return quick_literal(text, None, iri, int(text), False)
-        return Literal(text, datatype=iri)
-
-    return make
-
-
-def quick_literal(text: str, language: str | None, datatype: URIRef | None, value: Any,
-                  ill_typed: bool | None) -> Literal:
-    """The rdflib Literal with these slots, made without rdflib's checks and casts (2–6 µs a cell of a
-    million-row answer): strings and canonical integers from Oxigraph are already valid. The slots are
-    rdflib 7.6's (pinned); tests/test_engines.py compares every slot with ``Literal()``'s."""
-    term = str.__new__(Literal, text)
-    term._language, term._datatype, term._value, term._ill_typed = language, datatype, value, ill_typed
-    return term
-
-
-def _plain_converter():
-    """pyoxigraph term -> ``plain_value(to_rdflib(term))``: IRIs, strings and language strings straight from
-    Oxigraph (most cells, often all); other literals through rdflib, cached (numbers, dates, booleans)."""
-    ox = _pyoxigraph()
-    named, literal = ox.NamedNode, ox.Literal
-    string = ox.NamedNode(_XSD_STRING)
-    typed = _converter(lambda term: plain_value(to_rdflib(term)))
-
-    def convert(term):
-        kind = type(term)
-        if kind is named:
-            return term.value
-        if kind is literal and (term.language or term.datatype == string):
-            return term.value
-        return typed(term)
-
-    return convert
+def _plain_value(cell: str) -> Any:
+    """A TSV cell as ``plain_value(tsv_term(cell))``; IRIs and plain or language strings straight from the text."""
+    if cell[0] == "<":
+        return cell[1:-1]
+    if cell[0] == '"' and "\\" not in cell:
+        end = cell.rindex('"')
+        if end == len(cell) - 1 or cell[end + 1] == "@":
+            return cell[1:end]
+    return plain_value(tsv_term(cell))
 
 
 def _as_term(value: Any) -> URIRef | Literal:

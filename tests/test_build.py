@@ -124,6 +124,7 @@ def test_failed_build_leaves_the_previous_store(tmp_path):
 @pytest.mark.parametrize("death, message", [
     ("killed", "killed by SIGKILL"),                                   # as the kernel's out-of-memory killer does
     ("error", "OSError: the database folder is gone"),                 # its last error line
+    ("realtime", f"killed by signal {signal.SIGRTMIN + 1}"),           # a signal with no name in signal.Signals
 ])
 def test_a_validation_worker_that_dies_fails_the_build_and_leaves_the_previous_store(tmp_path, monkeypatch,
                                                                                       death, message):
@@ -140,7 +141,7 @@ def test_a_validation_worker_that_dies_fails_the_build_and_leaves_the_previous_s
         if death == "error":
             return popen([sys.executable, "-c", "raise OSError('the database folder is gone')"], **kwargs)
         process = popen(args, **kwargs)
-        process.kill()
+        process.send_signal(signal.SIGKILL if death == "killed" else signal.SIGRTMIN + 1)
         return process
 
     monkeypatch.setattr(kg.validate, "PARALLEL_FROM_MB", 0)      # the small database is checked by workers too

@@ -210,31 +210,92 @@ def test_values_are_the_same_python_types(bundled):
     assert isinstance(row["name"], str) and row["iri"].startswith("https://w3id.org/tsunagari/project/")
 
 
-@pytest.mark.parametrize("value, language, datatype", [
+XSD_NS = "http://www.w3.org/2001/XMLSchema#"
+CELLS = [
     ("cao-kodoku-npo-model-fy2024-053", None, None), ("東京都豊島区、北区", "ja", None), ("", None, None),
     ("Tokyo", "en", None), ("53", None, "integer"), ("-7", None, "integer"), ("0", None, "integer"),
     ("123456789012345678901234567890", None, "integer"), ("007", None, "integer"), ("-0", None, "integer"),
-    ("2024", None, "gYear"), ("true", None, "boolean"), ("1.5", None, "decimal"),
-])
-def test_rows_are_the_terms_rdflib_would_make(value, language, datatype):
-    """The quick term maker (no rdflib checks for strings, integers from the number) gives terms equal to
-    rdflib's in every slot, so a row compares, hashes and converts as before."""
+    ("2024", None, "gYear"), ("true", None, "boolean"), ("1", None, "boolean"), ("1.5", None, "decimal"),
+    ("-.50", None, "decimal"), ("1.5E3", None, "double"), ("INF", None, "double"), ("abc", None, "integer"),
+    ('a\tb\nc\rd"e\\f\\t', None, None), ('"\\"', "en-GB", None), ("x\u2028y\x00z\x85", None, None),
+    ("💡 ﾃｽﾄ", None, "https://example.org/dt?a=1#x"),
+]
+
+
+def _stored(cells):
+    """An in-memory Oxigraph store with one triple per cell, and the rdflib term ``Literal()`` makes of each
+    object as Oxigraph keeps it (Oxigraph puts numbers and booleans in canonical form)."""
     import pyoxigraph as ox
-    from rdflib import Literal, URIRef
 
-    from kg.engines import _converter, _term_maker
+    from kg.engines import to_rdflib
 
-    xsd = "http://www.w3.org/2001/XMLSchema#"
-    if datatype:
-        term = ox.Literal(value, datatype=ox.NamedNode(xsd + datatype))
-        expected = Literal(value, datatype=URIRef(xsd + datatype))
-    else:
-        term = ox.Literal(value, language=language) if language else ox.Literal(value)
-        expected = Literal(value, lang=language)
-    made = _converter(_term_maker())(term)
-    assert type(made) is Literal and made == expected and hash(made) == hash(expected)
-    assert str(made) == str(expected) and made.n3() == expected.n3()
-    assert [getattr(made, slot) for slot in Literal.__slots__] == [getattr(expected, s) for s in Literal.__slots__]
+    store = ox.Store()
+    for i, (value, language, datatype) in enumerate(cells):
+        if datatype:
+            term = ox.Literal(value, datatype=ox.NamedNode(datatype if ":" in datatype else XSD_NS + datatype))
+        else:
+            term = ox.Literal(value, language=language) if language else ox.Literal(value)
+        store.add(ox.Quad(ox.NamedNode(f"http://example.org/s{i:04d}"), ox.NamedNode("http://example.org/p"), term))
+    expected = [to_rdflib(q.object) for q in sorted(store, key=lambda q: q.subject.value)]
+    return OxigraphEngine(store), expected
+
+
+def _same_terms(made, expected):
+    from rdflib import Literal
+
+    assert [type(m) for m in made] == [type(e) for e in expected]
+    assert made == expected and [hash(m) for m in made] == [hash(e) for e in expected]
+    assert [m.n3() for m in made] == [e.n3() for e in expected]
+    for m, e in zip(made, expected):
+        if isinstance(e, Literal):
+            assert [getattr(m, slot) for slot in Literal.__slots__] == [getattr(e, slot) for slot in Literal.__slots__]
+
+
+SELECT_OBJECTS = "SELECT ?s ?o WHERE { ?s <http://example.org/p> ?o } ORDER BY ?s"
+
+
+def test_rows_are_the_terms_rdflib_would_make():
+    """Rows read back from Oxigraph's TSV are, slot for slot, the terms ``Literal()`` makes of each value as
+    Oxigraph keeps it (tabs, quotes, backslashes, line separators, numbers, booleans, any datatype), so a
+    row compares, hashes and converts as before; plain values are ``plain_value`` of those terms."""
+    from kg.sparql import plain_value
+
+    engine, expected = _stored(CELLS)
+    result = engine.query(SELECT_OBJECTS)
+    _same_terms([o for _, o in result.rows], expected)
+    assert [r["o"] for r in engine.query(SELECT_OBJECTS).records()] == [plain_value(e) for e in expected]
+    assert [r["o"] for r in engine.query(SELECT_OBJECTS).records()] == [plain_value(o) for _, o in result.rows]
+
+
+def test_rows_of_any_text_and_tag_come_back_whole():
+    """Any string, language tag or datatype IRI (hypothesis) survives the trip through TSV."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    text = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
+    cell = st.one_of(
+        st.tuples(text, st.none(), st.none()),
+        st.tuples(text, st.sampled_from(["ja", "en", "en-gb", "zh-hant-tw"]), st.none()),
+        st.tuples(st.integers(-10**30, 10**30).map(str), st.none(), st.just("integer")),
+        st.tuples(st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str), st.none(), st.just("decimal")),
+        st.tuples(text, st.none(), st.sampled_from(["date", "gYear", "https://example.org/dt#x"])),
+    )
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(cell, min_size=1, max_size=20))
+    def check(cells):
+        engine, expected = _stored(cells)
+        _same_terms([o for _, o in engine.query(SELECT_OBJECTS).rows], expected)
+
+    check()
+
+
+def test_a_bad_tsv_cell_is_an_error_not_a_wrong_term():
+    from kg.tsv_terms import tsv_term
+
+    for cell in ('"a"^^x', '"a\\q"', "<< <a> <b> <c> >>"):
+        with pytest.raises(ValueError):
+            tsv_term(cell)
 
 
 INT = "<http://www.w3.org/2001/XMLSchema#integer>"

@@ -151,3 +151,35 @@ def test_cli_output_in_chunks_is_the_whole_answer(kg, monkeypatch):
 def test_cli_format_choices_are_the_api_formats():
     choices = next(p for p in cli.commands["sparql"].params if p.name == "fmt").type.choices
     assert tuple(choices) == FORMATS
+
+
+def test_reading_a_whole_answer_pauses_the_cycle_collector_and_restores_it():
+    import gc
+
+    from kg.sparql import cycle_collector_paused
+
+    seen = []
+
+    class Watching:
+        def terms(self):
+            seen.append(gc.isenabled())
+            yield (Literal(1),)
+
+        def plain(self):
+            seen.append(gc.isenabled())
+            yield (1,)
+
+    assert gc.isenabled()
+    assert SparqlResult(("n",), solutions=Watching()).rows == ((Literal(1),),)
+    assert SparqlResult(("n",), solutions=Watching()).records() == [{"n": 1}]
+    assert seen == [False, False] and gc.isenabled()
+    with pytest.raises(RuntimeError), cycle_collector_paused():
+        raise RuntimeError("a failed read")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cycle_collector_paused():
+            pass
+        assert not gc.isenabled()           # left as the caller had it
+    finally:
+        gc.enable()
