@@ -45,9 +45,9 @@ class OnnxEncoder:
         prefix: prepended to every text ("query: " as the stored project vectors use).
         batch_size: texts per run; texts are sorted by length first so little padding is run.
         threads: onnxruntime intra-op threads. None: every available core, for a query as for a batch
-            (one session, and one copy of the weights, per process). On this 2-core machine a query of
-            15 tokens takes 8.0 ms on two threads against 12.6 ms on one, and 12.2 against 13.4 ms
-            with two busy processes alongside (p95 16 against 31 ms).
+            (one session, and one copy of the weights, per process). Measured on 2 cores, a query of
+            15 tokens took 8.0 ms on two threads against 12.6 ms on one, and 12.2 against 13.4 ms
+            with two busy processes alongside (p95 16 against 31 ms); the vectors are the same.
         cache_dir: cache root for the "default" model.
 
     Raises:

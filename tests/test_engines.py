@@ -268,9 +268,12 @@ def test_rows_are_the_terms_rdflib_would_make():
 
 
 def test_rows_of_any_text_and_tag_come_back_whole():
-    """Any string, language tag or datatype IRI (hypothesis) survives the trip through TSV."""
+    """Any string, language tag or datatype IRI (hypothesis) survives the trip through TSV, as a term and as
+    a plain value."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
+
+    from kg.sparql import plain_value
 
     text = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
     cell = st.one_of(
@@ -286,6 +289,7 @@ def test_rows_of_any_text_and_tag_come_back_whole():
     def check(cells):
         engine, expected = _stored(cells)
         _same_terms([o for _, o in engine.query(SELECT_OBJECTS).rows], expected)
+        assert [r["o"] for r in engine.query(SELECT_OBJECTS).records()] == [plain_value(e) for e in expected]
 
     check()
 
