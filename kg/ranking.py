@@ -152,12 +152,12 @@ class Ranker:
             query = self.table.query(query)
         best = self.scores(query, embedding, top=top, exclude=exclude, coverage=coverage, text=text)
         views = self.views.many([pid for _, pid, *_ in best]) if hasattr(self.views, "many") else self.views
+        rows = [self.table.row(pid) for _, pid, *_ in best]
+        assert None not in rows             # every ranked id is in the table
+        weights = self.table.weights(np.array(rows, dtype=np.int64)) if rows else ()   # one call for all
         results: list[Result] = []
-        for score, pid, concept, region, same_org in best:
-            row = self.table.row(pid)
-            assert row is not None          # every ranked id is in the table
-            exact, broader, meant = self._shared(query, self.table.profile(row),
-                                                 self.table.weights(np.array([row]))[0])
+        for (score, pid, concept, region, same_org), row, target_weights in zip(best, rows, weights):
+            exact, broader, meant = self._shared(query, self.table.profile(row), target_weights)
             why: Why = {
                 "embedding": round(float(embedding[pid]), 4),
                 "concepts": round(concept, 4),

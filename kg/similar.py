@@ -341,18 +341,22 @@ def query_profile(text: str) -> Profile:
 # ward"); bare, only a designated city (Sapporo, Yokohama, Kobe...) or a prefecture, so that "date" or
 # "kita" name no place.
 _LATIN_SUFFIX = r"(?:[ -]?(?:shi|ku|machi|cho|mura|son|ken|fu)|\s+(?:city|ward|town|village|prefecture))"
+_WORD_START = re.compile(r"(?<![a-z])[a-z]")
 
 
 def latin_places(gazetteer, text: str) -> tuple[set[str], set[str]]:
     """Prefectures and municipalities a text names in Latin letters, as (prefecture codes,
     municipality codes): whole words, accents and macrons folded (Kōchi = Kochi), case ignored."""
     folded = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
-    words = _latin_index(gazetteer)
+    words, longest = _latin_index(gazetteer)
+    # A name starts where a word starts: look up the few strings starting there rather than test all 1,500
+    # names (a search reads them just after the model has pushed them out of the CPU caches).
+    found = {folded[start:end] for start in (m.start() for m in _WORD_START.finditer(folded))
+             for end in range(start + 1, min(len(folded), start + longest) + 1)}
     prefectures: set[str] = set()
     codes: set[str] = set()
-    for name, (kind, code, needs_suffix) in words.items():
-        if name not in folded:
-            continue
+    for name in sorted(name for name in found if name in words):
+        kind, code, needs_suffix = words[name]
         pattern = rf"(?<![a-z]){re.escape(name)}" + (_LATIN_SUFFIX if needs_suffix else rf"(?:{_LATIN_SUFFIX})?") \
             + r"(?![a-z])"
         if re.search(pattern, folded):
@@ -361,10 +365,10 @@ def latin_places(gazetteer, text: str) -> tuple[set[str], set[str]]:
 
 
 @lru_cache(maxsize=2)
-def _latin_index(gazetteer) -> dict[str, tuple[str, str, bool]]:
-    """Latin name (lower case, without -shi/-ken) -> (kind, code, needs a suffix); names of several
-    municipalities are left out unless one is a designated city, and a prefecture wins over the city of
-    the same name (Osaka)."""
+def _latin_index(gazetteer) -> tuple[dict[str, tuple[str, str, bool]], int]:
+    """Latin name (lower case, without -shi/-ken) -> (kind, code, needs a suffix), and the longest name's
+    length; names of several municipalities are left out unless one is a designated city, and a prefecture
+    wins over the city of the same name (Osaka)."""
     names: dict[str, list] = {}
     for region in gazetteer:
         if region.level == "ward":
@@ -383,4 +387,4 @@ def _latin_index(gazetteer) -> dict[str, tuple[str, str, bool]]:
                 index[name] = ("municipality", designated[0].code, False)
             elif len(regions) == 1:
                 index[name] = ("municipality", regions[0].code, True)
-    return index
+    return index, max(map(len, index), default=0)

@@ -277,6 +277,11 @@ def test_a_named_place_orders_equals_and_never_outweighs_the_concepts(kg):
     ("a date with kita", set(), set()),                     # 伊達市 and 北区 need a suffix
     ("Mie", set(), set()),
     ("Mie prefecture", {"240001"}, set()),
+    ("support in Nan'yo-shi", {"060003"}, {"062138"}),      # an apostrophe inside the name
+    ("Sapporo-Yokohama-Kobe", {"010006", "140007", "280003"}, {"011002", "141003", "281000"}),
+    ("(Yokohama), and Kobe.", {"140007", "280003"}, {"141003", "281000"}),
+    ("Kobeans", set(), set()),                              # a name inside a longer word
+    ("Setagayaku", {"130001"}, {"131121"}),                 # the suffix written on
 ])
 def test_latin_place_names(text, prefectures, places):
     from kg.similar import query_profile
