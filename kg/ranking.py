@@ -152,8 +152,11 @@ class Ranker:
             query = self.table.query(query)
         best = self.scores(query, embedding, top=top, exclude=exclude, coverage=coverage, text=text)
         views = self.views.many([pid for _, pid, *_ in best]) if hasattr(self.views, "many") else self.views
-        rows = [self.table.row(pid) for _, pid, *_ in best]
-        assert None not in rows             # every ranked id is in the table
+        rows: list[int] = []
+        for _, pid, *_ in best:
+            row = self.table.row(pid)
+            assert row is not None          # every ranked id is in the table
+            rows.append(row)
         weights = self.table.weights(np.array(rows, dtype=np.int64)) if rows else ()   # one call for all
         results: list[Result] = []
         for (score, pid, concept, region, same_org), row, target_weights in zip(best, rows, weights):
