@@ -42,6 +42,8 @@ HELDOUT = Path(__file__).parent / "eval" / "heldout.toml"
 HELDOUT2 = Path(__file__).parent / "eval" / "heldout2.toml"
 HELDOUT3 = Path(__file__).parent / "eval" / "heldout3.toml"
 HELDOUT4 = Path(__file__).parent / "eval" / "heldout4.toml"
+# Judged blind by separate helpers: a session that tunes leaves them out (--no-blind) and never reads them.
+BLIND_SETS = {HELDOUT3: "third held-out set, judged blind", HELDOUT4: "fourth held-out set, judged blind"}
 LANGS = ("en", "zh", "ko", "ja", "vi", "pt", "tl", "ne", "es")
 ID = "cao-kodoku-npo-model-fy2024-{:03d}"
 
@@ -220,6 +222,11 @@ def table(systems: dict, tasks: list[Task]) -> list[str]:
     return lines
 
 
+def blind_sets(blind: bool) -> dict[Path, str]:
+    """The blind sets to score (file -> title): none unless ``blind``."""
+    return {path: title for path, title in BLIND_SETS.items() if blind and path.is_file()}
+
+
 def evaluate(encoder_name: str, tune: bool, blind: bool = True) -> str:
     from embeddings import VectorIndex
 
@@ -266,10 +273,8 @@ def evaluate(encoder_name: str, tune: bool, blind: bool = True) -> str:
                                                       "ablation: hybrid without concepts by meaning")}
     lines += ["", "heldout.toml (held-out set):", "", *table(held, new)]
     lines += ["", "heldout2.toml (second held-out set):", "", *table(held, load_tasks(HELDOUT2))]
-    if blind and HELDOUT3.is_file():
-        lines += ["", "heldout3.toml (third held-out set, judged blind):", "", *table(held, load_tasks(HELDOUT3))]
-    if blind and HELDOUT4.is_file():
-        lines += ["", "heldout4.toml (fourth held-out set, judged blind):", "", *table(held, load_tasks(HELDOUT4))]
+    for path, title in blind_sets(blind).items():
+        lines += ["", f"{path.name} ({title}):", "", *table(held, load_tasks(path))]
     if tune:
         lines += ["", *tune_weights(similarity, old), "", *tune_meaning(similarity, old)]
     tmp.cleanup()
