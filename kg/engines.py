@@ -246,7 +246,7 @@ _XSD_STRING = str(XSD.string)
 
 def _plain_value(cell: str) -> Any:
     """A TSV cell as ``plain_value(tsv_term(cell))``; IRIs and plain or language strings straight from the text."""
-    if cell[0] == "<" and cell[1] != "<":       # "<<" opens an RDF-star triple: tsv_term refuses it
+    if cell.startswith("<") and not cell.startswith("<<"):     # "<<": an RDF-star triple, refused by tsv_term
         return cell[1:-1]
     if cell[0] == '"' and "\\" not in cell:
         end = cell.rindex('"')

@@ -7,7 +7,7 @@ where asking Oxigraph for each cell's value, language and datatype cost about tw
 Each cell is one term in Turtle syntax: ``<iri>``, ``_:label``, ``"text"`` with ``@lang`` or
 ``^^<datatype>``, or a bare integer, decimal, double or boolean; an empty cell is unbound. Inside quotes
 the writer escapes tab, newline, carriage return, quote and backslash, so a raw tab or newline only ever
-separates cells and rows.
+separates cells and rows. rdflib's own TSV results parser, built on pyparsing, is far slower at this size.
 
     >>> rows = tsv_rows(["?id\t?n\n", '"a\\tb"@ja\t5\n', "\t<http://x/y>\n"], tsv_term)
     >>> for row in rows: print([None if term is None else term.n3() for term in row])
@@ -26,11 +26,14 @@ from rdflib.namespace import XSD
 CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,17}")
 _ESCAPE = re.compile(r"\\(.)")
 _UNESCAPE = {"t": "\t", "n": "\n", "r": "\r", '"': '"', "\\": "\\"}
+REMEMBERED = 1 << 16        # distinct cells kept made at once (a few MB)
 
 
-def tsv_rows(lines: Iterable[str], make: Callable[[str], Any]) -> Iterator[tuple[Any, ...]]:
-    """The rows after the header line, each cell ``make(cell)`` (an empty cell is None); ``make`` runs
-    once per distinct cell text."""
+def tsv_rows(lines: Iterable[str], make: Callable[[str], Any], *,
+             remember: int = REMEMBERED) -> Iterator[tuple[Any, ...]]:
+    """The rows after the header line, each cell ``make(cell)`` (an empty cell is None). Cells already made
+    are remembered, up to ``remember`` of them: then forgotten all at once, so that a streamed answer of
+    unique ids and titles holds bounded memory while its repeated labels come straight back."""
     cache: dict[str, Any] = {"": None}
     lines = iter(lines)
     next(lines, None)                               # the header: ?a<TAB>?b
@@ -40,6 +43,9 @@ def tsv_rows(lines: Iterable[str], make: Callable[[str], Any]) -> Iterator[tuple
         for cell in cells:
             term = cache.get(cell, cache)           # the cache itself marks a miss (None is a value)
             if term is cache:
+                if len(cache) > remember:
+                    cache.clear()
+                    cache[""] = None
                 term = cache[cell] = make(cell)
             row.append(term)
         yield tuple(row)

@@ -294,6 +294,25 @@ def test_rows_of_any_text_and_tag_come_back_whole():
     check()
 
 
+def test_reading_tsv_remembers_a_bounded_number_of_cells():
+    """Past ``remember`` distinct cells the made ones are forgotten (memory stays bounded on a streamed
+    answer of unique titles); the rows are the same, and repeated cells are made again only after that."""
+    from kg.tsv_terms import tsv_rows, tsv_term
+
+    lines = ["?a\t?b\n"] + [f'"t{i}"\t"label"\n' for i in range(10)]
+    made = []
+
+    def counting(cell):
+        made.append(cell)
+        return tsv_term(cell)
+
+    assert list(tsv_rows(lines, counting, remember=4)) == list(tsv_rows(lines, tsv_term))
+    assert made.count('"label"') == 4 and len(made) == 14      # made again at rows 3, 6 and 9
+    made.clear()
+    list(tsv_rows(lines, counting))
+    assert made.count('"label"') == 1 and len(made) == 11
+
+
 def test_a_bad_tsv_cell_is_an_error_not_a_wrong_term():
     from kg.tsv_terms import tsv_term
 
