@@ -351,11 +351,12 @@ def latin_places(gazetteer, text: str) -> tuple[set[str], set[str]]:
     words, longest = _latin_index(gazetteer)
     # A name starts where a word starts: look up the few strings starting there rather than test all 1,500
     # names (a search reads them just after the model has pushed them out of the CPU caches).
-    found = {folded[start:end] for start in (m.start() for m in _WORD_START.finditer(folded))
-             for end in range(start + 1, min(len(folded), start + longest) + 1)}
+    found = {piece for start in (m.start() for m in _WORD_START.finditer(folded))
+             for end in range(start + 1, min(len(folded), start + longest) + 1)
+             if (piece := folded[start:end]) in words}
     prefectures: set[str] = set()
     codes: set[str] = set()
-    for name in sorted(name for name in found if name in words):
+    for name in sorted(found):
         kind, code, needs_suffix = words[name]
         pattern = rf"(?<![a-z]){re.escape(name)}" + (_LATIN_SUFFIX if needs_suffix else rf"(?:{_LATIN_SUFFIX})?") \
             + r"(?![a-z])"
