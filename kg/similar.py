@@ -39,6 +39,9 @@ TEXT_RECIPES = ("title", "title+description", "title+alt", "title+description+or
 DEFAULT_RECIPE = "title+description+organization"
 MIN_CANDIDATES = 200
 LINK_BATCH = 256
+# Longer search text is refused: the encoder reads its first 512 tokens (a few hundred to two thousand
+# characters), while label and rule matching costs grow with the whole text (a megabyte took seconds).
+SEARCH_TEXT_MAX = 4_000
 
 
 class NoVectors(KgError):
@@ -212,6 +215,9 @@ class Similarity:
         text = text.strip()
         if not text:
             raise KgError("empty search text — type what you are looking for, e.g. \"men's shed\" or 不登校")
+        if len(text) > SEARCH_TEXT_MAX:
+            raise KgError(f"search text of {len(text):,} characters — the limit is {SEARCH_TEXT_MAX:,}: search "
+                          "with a shorter text, e.g. a project's title or its first paragraph")
         self._check_model()
         with embeddings_errors(running_model=True):
             vector = self.encoder.encode([text])[0]

@@ -8,6 +8,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import RDF, SKOS
 
@@ -550,6 +552,26 @@ def test_match_labels_gives_the_label_as_written(schemes):
     assert schemes.match_labels("등교거부") == [("target-group", "school-refusal", "등교 거부")]
     assert schemes.match_labels("ＬＧＢＴＱ") == [("target-group", "gender-minorities", "lgbtq")]
 
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 8)), max_size=60))
+def test_a_label_is_hidden_only_by_an_overlapping_kept_one(spans):
+    """The bisection in _free_span keeps what testing every kept span keeps (spans come longest first)."""
+    spans = sorted(((start, start + size) for start, size in spans), key=lambda s: (s[0] - s[1], s[0]))
+    kept_fast, kept_slow, fast = [], [], []
+    for start, end in spans:
+        if concepts_module._free_span(fast, start, end):
+            kept_fast.append((start, end))
+        if all((start, end) == k or end <= k[0] or k[1] <= start for k in kept_slow):
+            kept_slow.append((start, end))
+    assert kept_fast == kept_slow
+    assert fast == sorted(set(kept_slow))
+
+
+def test_a_long_query_keeps_every_label_once_in_order(schemes):
+    one = schemes.match_labels("不登校の子ども、ひきこもりの若者と多世代交流。")
+    assert schemes.match_labels("不登校の子ども、ひきこもりの若者と多世代交流。" * 2000) == one
 
 def _reference_patterns(schemes: ConceptSchemes) -> list[tuple[re.Pattern[str], str, str]]:
     """A regex per label, the slow way: whole words for labels in Latin letters (accented ones too:

@@ -279,6 +279,7 @@ def test_a_worker_without_network_cannot_connect(tmp_path):
 @pytest.mark.parametrize("query, words", [
     ({"fiscal_year": "²"}, "is not a year"), ({"fiscal_year": "２０２４"}, "is not a year"),
     ({"q": "x", "top": "²"}, "not a number of results"), ({"q": "x", "top": "-3"}, "not a number of results"),
+    ({"q": "居場所" * 2000}, "the limit is 4,000"),
 ])
 def test_odd_form_values_are_a_400_page(url, query, words):
     status, headers, body = fetch(f"{url}/?{urlencode(query)}", accept="text/html")

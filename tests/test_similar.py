@@ -129,6 +129,15 @@ def test_unknown_id_suggests_and_empty_text_is_refused(kg):
         kg.search("   ")
 
 
+def test_search_text_past_the_limit_is_refused_and_at_it_answers(kg):
+    from kg.similar import SEARCH_TEXT_MAX
+
+    text = ("居場所 men's shed " * SEARCH_TEXT_MAX)[:SEARCH_TEXT_MAX]
+    assert kg.search(" " + text + " ", top=3)               # spaces around do not count
+    with pytest.raises(KgError, match=f"search text of {SEARCH_TEXT_MAX + 1:,} characters — the limit is"):
+        kg.search(text + "x")
+
+
 def test_store_without_vectors_is_a_clear_cli_error(built_store):
     result = CliRunner().invoke(cli, ["similar", P(1), "--store", str(built_store)])
     assert result.exit_code == 1 and "no vectors" in result.output and "Traceback" not in result.output

@@ -12,6 +12,7 @@ Portuguese, Tagalog, Nepali and Spanish.
 """
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections import defaultdict
@@ -84,6 +85,20 @@ class _Rule:
 def nfkc_single_spaced(text: str) -> str:
     """Matching form for the tagger: NFKC (full-width letters, half-width kana folded), spaces collapsed."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def _free_span(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps none of ``spans`` but itself; if so, it joins them.
+
+    ``spans`` are the distinct spans kept so far in one scheme, sorted. Spans are kept longest first and
+    none overlaps another, so only the last span starting before ``end`` can overlap: a look-up by
+    bisection, where testing every kept span made a long text's matching quadratic.
+    """
+    at = bisect.bisect_left(spans, end, key=lambda span: span[0]) - 1
+    if at >= 0 and spans[at][1] > start:
+        return spans[at] == (start, end)
+    spans.insert(at + 1, (start, end))
+    return True
 
 
 def _label_key(text: str) -> str:
@@ -230,10 +245,10 @@ class ConceptSchemes:
         exact = {(hit[2], hit[3]) for hit in found}
         found += [hit for hit in self._inflected.find(key) if (hit[2], hit[3]) not in exact]
         kept: list[tuple[int, int, str, str, str]] = []
+        spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for hit in sorted(found, key=lambda h: (h[0] - h[1], h[0], h[2], h[3], h[4])):
             # Nesting only hides labels of the same scheme: 多世代交流 (theme) still says 多世代 (who).
-            if all(k[2] != hit[2] or (hit[0], hit[1]) == (k[0], k[1]) or hit[1] <= k[0] or k[1] <= hit[0]
-                   for k in kept):
+            if _free_span(spans[hit[2]], hit[0], hit[1]):
                 kept.append(hit)
         result: list[tuple[str, str, str]] = []
         seen: set[tuple[str, str]] = set()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kg.server")
 TOP_DEFAULT, TOP_MAX = 20, 100
 SIMILAR_TOP = 5
+FIELD_MAX = 500
 LISTING_MAX = 200           # a filter-only listing shows this many projects, then says how many more
 _NUMBER = re.compile(r"[0-9]{1,9}")     # ASCII digits only: str.isdigit() also accepts ² and ٣
 LABELS = {
@@ -50,7 +51,10 @@ class SearchForm:
 
     @classmethod
     def read(cls, request: Request) -> "SearchForm":
-        return cls(**{f.name: request.query_params.get(f.name, "").strip()[:500] for f in fields(cls)})
+        # Filters are short names, cut at FIELD_MAX; the text goes whole to kg.search, whose length limit
+        # gives a clear error rather than results for a silently cut text.
+        values = {f.name: request.query_params.get(f.name, "").strip() for f in fields(cls)}
+        return cls(**{name: value if name == "q" else value[:FIELD_MAX] for name, value in values.items()})
 
     def filters(self) -> dict[str, Any]:
         """The filters for kg.search / kg.projects; raises KgError for a fiscal year that is not a number."""
