@@ -94,11 +94,29 @@ def _free_span(spans: list[tuple[int, int]], start: int, end: int) -> bool:
     none overlaps another, so only the last span starting before ``end`` can overlap: a look-up by
     bisection, where testing every kept span made a long text's matching quadratic.
     """
-    at = bisect.bisect_left(spans, end, key=lambda span: span[0]) - 1
+    at = _last_starting_before(spans, end)
     if at >= 0 and spans[at][1] > start:
         return spans[at] == (start, end)
     spans.insert(at + 1, (start, end))
     return True
+
+
+def _last_starting_before(spans: list[tuple[int, int]], end: int) -> int:
+    """Index of the last of the sorted ``spans`` that starts before ``end`` (-1 if none): of spans that do
+    not overlap, the only one that can overlap a span ending at ``end``."""
+    return bisect.bisect_left(spans, end, key=lambda span: span[0]) - 1
+
+
+def _disjoint(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans with the overlapping and touching ones merged (a non-empty span overlaps the result
+    where it overlapped one of ``spans``)."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _label_key(text: str) -> str:
@@ -277,13 +295,13 @@ def _matched_words(text: str, patterns: list[re.Pattern[str]], excludes: list[re
     spans = [m.span() for p in patterns for m in p.finditer(text) if m.end() > m.start()]
     if not spans:
         return ()
-    blocked = [m.span() for p in excludes for m in p.finditer(text)]
-    spans = [s for s in spans if not any(s[0] < b[1] and b[0] < s[1] for b in blocked)]
+    blocked = _disjoint([m.span() for p in excludes for m in p.finditer(text)])
     kept: list[tuple[int, int]] = []
-    for span in sorted(set(spans), key=lambda s: (s[0] - s[1], s[0])):
-        if all(span[1] <= k[0] or k[1] <= span[0] for k in kept):
-            kept.append(span)
-    return tuple(dict.fromkeys(text[a:b] for a, b in sorted(kept)))
+    for start, end in sorted(set(spans), key=lambda s: (s[0] - s[1], s[0])):
+        at = _last_starting_before(blocked, end)
+        if not (at >= 0 and blocked[at][1] > start):
+            _free_span(kept, start, end)
+    return tuple(dict.fromkeys(text[a:b] for a, b in kept))
 
 
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
