@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, cast
 
 from kg.build import BuildReport
-from kg.errors import NotFound, StoreError
+from kg.errors import NotFound, StoreError, quoted
 from kg.shapes import ProjectView, Result
 from kg.sources import bundled_source
 from kg.store import Store
@@ -104,7 +104,7 @@ class Tsunagari:
             pass
         close = close_ids(project_id, self.views)
         hint = f" — did you mean {', '.join(close)}?" if close else " — `tsunagari projects` lists the ids"
-        raise NotFound(f"no project {project_id!r}{hint}")
+        raise NotFound(f"no project {quoted(project_id)}{hint}")
 
     @property
     def problems(self) -> list[dict[str, Any]]:

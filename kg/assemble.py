@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kg.errors import RowError
+from kg.errors import RowError, quoted
 from kg.normalize.concepts import FIELDS, ConceptSchemes
 from kg.normalize.organizations import parse_organization
 from kg.normalize.regions import Gazetteer
@@ -110,7 +110,7 @@ class Assembler:
         if regions.unresolved:
             self.problems.append(RowError(
                 row.file, row.line, "活動地域/region",
-                f"could not resolve {', '.join(repr(u) for u in regions.unresolved)} in {row.region!r}",
+                f"could not resolve {_listed(regions.unresolved)} in {quoted(row.region)}",
                 "write places as 都道府県+市区町村 (e.g. 東京都豊島区) or add the variant to the gazetteer",
                 "warning", row.page))
         tags = self._tags(" ".join((row.title,) + row.alt_titles), row.description, row.organization)
@@ -171,6 +171,12 @@ class Assembler:
             if text != known.written:
                 labels.add(text)
         return known
+
+
+def _listed(pieces: tuple[str, ...] | list[str], shown: int = 5) -> str:
+    """The first pieces, quoted, and how many more (a hostile cell can hold thousands)."""
+    text = ", ".join(quoted(piece) for piece in pieces[:shown])
+    return text + (f" and {len(pieces) - shown:,} more" if len(pieces) > shown else "")
 
 
 def source_of(read: SourceRead) -> Source:

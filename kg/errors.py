@@ -28,6 +28,14 @@ class RowError:
         return f"{text} — {self.hint}" if self.hint else text
 
 
+def quoted(value: str, limit: int = 120) -> str:
+    """``value`` as a message quotes it: its repr, cut after ``limit`` characters with the full length said
+    (a hostile cell may hold 131,072 characters; the message must stay one readable line)."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value):,} characters)"
+
+
 class SourceError(KgError):
     """A source cannot be read at all (wrong encoding, no header, unknown format)."""
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from kg.errors import KgError, ModelError, NotFound, VectorsError
+from kg.errors import KgError, ModelError, NotFound, VectorsError, quoted
 from kg.filters import ProjectFilter
 from kg.profiles import ProfileTable
 from kg.progress import Progress
@@ -202,7 +202,7 @@ class Similarity:
         row = self.profiles.row(project_id)
         if row is None:
             close = close_ids(project_id, self.views)
-            raise NotFound(f"no project {project_id!r}" + (f" — did you mean {', '.join(close)}?" if close else ""))
+            raise NotFound(f"no project {quoted(project_id)}" + (f" — did you mean {', '.join(close)}?" if close else ""))
         allowed = self._allowed(filters)
         with embeddings_errors():
             vector = self.index.vector(project_id)

@@ -48,6 +48,24 @@ def test_cell_over_the_csv_field_limit_skips_that_row_only(tmp_path):
     assert error.row == 3 and "longer than 131,072 characters" in error.message
 
 
+
+def test_cells_just_under_the_limit_load_and_their_messages_stay_short(tmp_path):
+    """Long hostile cells in every column: the rows load, tagging stays linear, and each message quotes the
+    start of a cell with its length instead of the whole cell."""
+    from kg import Tsunagari
+
+    long = 120_000
+    hostile = [["団体" + "弁" * long, "取組" + "畑" * long, "北区、" * (long // 3), ""],
+               ["団体" + "ママ" * (long // 2), "1" * long, "東京都" + "ê" * long, "x" * long]]
+    path = tmp_path / "hostile.csv"
+    path.write_bytes(csv_bytes([HEADER_JA, GOOD[0]] + hostile + [GOOD[1]]))
+    kg, report = Tsunagari.build([path], tmp_path / "store", embed=False, fiscal_year=2024, programme="p")
+    assert len(kg.projects()) == 4
+    messages = [str(problem) for problem in report.problems]
+    assert len(messages) >= 2 and max(len(m) for m in messages) < 1_000, messages
+    assert any("and 39,995 more" in m and "(120,000 characters)" in m for m in messages)
+    assert any(f"({long:,} characters)" in m and "prior adoption" in m for m in messages)
+
 def test_unclosed_quote_skips_its_row_and_reads_the_next_lines_again(tmp_path):
     path = tmp_path / "quote.csv"
     path.write_bytes(csv_bytes([HEADER_JA, ['団体X', '"取組X', '東京都', ''], GOOD[0], ['団体C', '"取組\nC"', '大阪府', ''],

@@ -12,7 +12,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from kg.errors import RowError, SourceError
+from kg.errors import RowError, SourceError, quoted
 from kg.normalize.text import clean
 from kg.sources.fields import is_header, map_header, parse_fiscal_year
 from kg.sources.highlights import link_highlights, parse_highlights
@@ -52,7 +52,7 @@ def read_extract(extract: Extract, *, file: str, sha256: str, fiscal_year: int |
                                            f"--fiscal-year {fiscal_year}"))
     fiscal_year = fiscal_year if fiscal_year is not None else stated_year
     if fiscal_year is None:
-        raise SourceError(f"{file}:1: no fiscal year (令和N年度) in the title {title!r} — pass --fiscal-year")
+        raise SourceError(f"{file}:1: no fiscal year (令和N年度) in the title {quoted(title)} — pass --fiscal-year")
     found = programme_for_title(title)
     if programme is not None:
         programme = programme_by_id(programme).id
@@ -60,7 +60,7 @@ def read_extract(extract: Extract, *, file: str, sha256: str, fiscal_year: int |
             result.problems.append(_overridden(file, "programme", found.id, f"--programme {programme}"))
     programme = programme if programme is not None else (found.id if found else None)
     if programme is None:
-        raise SourceError(f"{file}:1: unknown programme for title {title!r} — pass --programme ID "
+        raise SourceError(f"{file}:1: unknown programme for title {quoted(title)} — pass --programme ID "
                           "or add a row to kg/data/programmes.csv")
     programme = programme_by_id(programme).id
 

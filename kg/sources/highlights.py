@@ -9,7 +9,7 @@ import difflib
 import re
 from dataclasses import replace
 
-from kg.errors import RowError
+from kg.errors import RowError, quoted
 from kg.normalize.organizations import parse_organization
 from kg.normalize.text import clean, match_key
 from kg.records import Highlight
@@ -50,7 +50,7 @@ def link_highlights(result: SourceRead, highlights: list[Highlight], *, pdf: boo
                          if index not in taken), reverse=True)
         if not scored or scored[0][0] < MIN_LINK_SCORE:
             result.problems.append(RowError(result.file, highlight.line, "summary",
-                                            f"featured project {highlight.title!r} matches no table row",
+                                            f"featured project {quoted(highlight.title)} matches no table row",
                                             "check the organisation and title in the table", "warning",
                                             highlight.page if pdf else None))
             continue

@@ -1,7 +1,7 @@
 """Cells of one row -> a SourceRow, or located errors. Shared by the document and table readers."""
 from __future__ import annotations
 
-from kg.errors import RowError, SourceError
+from kg.errors import RowError, SourceError, quoted
 from kg.normalize.text import clean
 from kg.sources.fields import CONTROL, SourceRow, control_names, duplicate_columns, parse_fiscal_year, parse_flag
 from kg.sources.programmes import programme_by_id
@@ -62,7 +62,7 @@ def row_from_cells(
 
     def overridden(column: str, stated: str, option: str) -> None:
         if noted is None or (column, stated) not in noted:
-            problem(column, f"the row states {stated!r}; {option} overrides it",
+            problem(column, f"the row states {quoted(stated)}; {option} overrides it",
                     f"drop {option.split()[0]} to keep what the source states"
                     + ("; rows stating the same are not listed" if noted is not None else ""), "warning")
         if noted is not None:
@@ -73,7 +73,7 @@ def row_from_cells(
     if fiscal_year is None and cell("fiscal_year"):
         year = stated_year
         if year is None:
-            problem("fiscal_year", f"cannot read fiscal year {cell('fiscal_year')!r}",
+            problem("fiscal_year", f"cannot read fiscal year {quoted(cell('fiscal_year'))}",
                     "write it as 2024, FY2024, R6 or 令和6年度")
             return None, problems
     elif cell("fiscal_year") and stated_year != fiscal_year:
@@ -96,7 +96,7 @@ def row_from_cells(
 
     prior = parse_flag(cell("prior_adoption"))
     if prior is None:
-        problem("prior_adoption", f"cannot read prior adoption mark {cell('prior_adoption')!r}; taken as no",
+        problem("prior_adoption", f"cannot read prior adoption mark {quoted(cell('prior_adoption'))}; taken as no",
                 "use ○ for yes and leave empty for no", "warning")
         prior = False
     number = None
@@ -104,7 +104,7 @@ def row_from_cells(
         try:
             number = int(cell("number"))
         except ValueError:
-            problem("number", f"number {cell('number')!r} is not an integer; the row position is used",
+            problem("number", f"number {quoted(cell('number'))} is not an integer; the row position is used",
                     "write a plain integer", "warning")
     if not cell("region"):
         problem("region", "empty activity region; the project has no place",
