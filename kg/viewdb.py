@@ -186,6 +186,13 @@ class ViewTable(Mapping):
         return [row[0] for row in self._rows("SELECT id FROM projects WHERE id >= ? AND id < ? ORDER BY id "
                                              "LIMIT ?", (low, high, limit))]
 
+    def ids_around(self, text: str, k: int) -> list[str]:
+        """The ``k`` ids before ``text`` and the ``k`` from it on, in order (by the id index)."""
+        before = [row[0] for row in self._rows("SELECT id FROM projects WHERE id < ? ORDER BY id DESC LIMIT ?",
+                                               (text, k))]
+        return before[::-1] + [row[0] for row in self._rows("SELECT id FROM projects WHERE id >= ? ORDER BY id "
+                                                            "LIMIT ?", (text, k))]
+
     # -- links ------------------------------------------------------------------------------------
     def links(self, k: int | None = None) -> Iterator[tuple[str, int, str, float]]:
         """Stored similarity links (source, rank, target, score), by source then rank; ranks up to ``k``."""

@@ -370,6 +370,23 @@ def test_unknown_project_is_a_404_page_with_suggestions(url):
     assert status == 404
 
 
+def test_a_404_looks_in_titles_only_in_a_store_small_enough(kg, monkeypatch):
+    import kg.server.app as app_module
+
+    site = create_app(kg, timeout=TIMEOUT, max_rows=MAX_ROWS).state.site
+    assert [v["id"] for v in site.suggest("メンズシェッド")] == [MEN_SHED]        # a word of its title
+    monkeypatch.setattr(app_module, "TITLE_SCAN_MAX", len(kg.projects()) - 1)
+    assert site.suggest("メンズシェッド") == []                           # a large store: ids only
+    assert MEN_SHED in [v["id"] for v in site.suggest("cao-kodoku-npo-model-fy2024-35")]
+
+
+def test_ids_around_a_text_come_from_the_id_index_in_order(kg):
+    ids = sorted(kg.views)
+    assert kg.views.ids_around(ids[10], 3) == ids[7:13]
+    assert kg.views.ids_around(ids[10] + "0", 2) == ids[9:13]       # between two ids
+    assert kg.views.ids_around("", 2) == ids[:2] and kg.views.ids_around("~", 2) == ids[-2:]
+
+
 # -- command ----------------------------------------------------------------------------------------
 
 def test_serve_command_help_and_missing_store(tmp_path):

@@ -14,13 +14,13 @@ about the same at 77 and at 100,000 projects.
 """
 from __future__ import annotations
 
-import bisect
 import contextlib
 import difflib
 import logging
 import tempfile
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -37,6 +37,7 @@ from kg.shapes import ProjectView, Result
 from kg.server import facets, pages, protocol
 from kg.server.pages import Unavailable
 from kg.server.worker import QueryPool
+from kg.viewdb import ViewTable
 
 if TYPE_CHECKING:
     from kg.shapes import OpenStore
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("kg.server")
 TEMPLATES = Path(__file__).parent / "templates"
 WARM_SECONDS = 300.0        # how long a search waits for the model still loading at startup
+# A 404 page looks for the asked text in titles only in stores up to this size: the look-up reads every
+# title (1.2 s at 100,000 projects), and anyone can ask for a page that is not there.
+TITLE_SCAN_MAX = 20_000
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -80,7 +84,6 @@ class Site:
         self._warmed = threading.Event()
         self._lock = threading.Lock()
         self._turtle: Path | None = None
-        self._ids: list[str] | None = None
         self._started = False
         self._temporary: tempfile.TemporaryDirectory | None = None
         folder = self._oxigraph_folder()
@@ -151,27 +154,24 @@ class Site:
             log.warning("search is unavailable: %s", error)
             raise Unavailable(f"search is unavailable: {error}") from None
 
+    @cached_property
+    def _views(self) -> ViewTable:
+        return ViewTable(self.kg.generation.views_file)
+
     def suggest(self, text: str, n: int = 5) -> list[ProjectView]:
-        """Projects whose id is close to ``text`` or whose title contains it (for the 404 page)."""
-        ids = self._project_ids()
-        around = bisect.bisect_left(ids, text)
-        nearby = ids if len(ids) <= 5_000 else ids[max(0, around - 200):around + 200]
+        """Projects whose id is close to ``text`` or, in a store of at most TITLE_SCAN_MAX projects, whose title
+        contains it (for the 404 page)."""
+        size = len(self._views)
+        nearby = self._views.ids_around(text, 2_500 if size <= 5_000 else 200)
         found = difflib.get_close_matches(text, nearby, n=n, cutoff=0.5)
         words = text.strip()
-        if len(found) < n and 1 < len(words) <= 100:
+        if len(found) < n and 1 < len(words) <= 100 and size <= TITLE_SCAN_MAX:
             found += [pid for (pid,) in facets.rows(self.oxigraph, f"""
                 SELECT ?id WHERE {{ ?p a schema:Project ; schema:identifier ?id ; schema:name ?title
                                     FILTER(CONTAINS(?title, {_string(words)})) }} ORDER BY ?id LIMIT {n}""")
                       if pid not in found]
         views = (self.view(pid) for pid in found[:n])
         return [v for v in views if v is not None]
-
-    def _project_ids(self) -> list[str]:
-        with self._lock:
-            if self._ids is None:
-                self._ids = sorted(pid for (pid,) in facets.rows(
-                    self.oxigraph, "SELECT ?id WHERE { ?p a schema:Project ; schema:identifier ?id }"))
-            return self._ids
 
     def dump_turtle(self) -> Path:
         """The graph in Turtle, written by Oxigraph into a temporary file on first use."""
