@@ -380,6 +380,17 @@ def test_a_404_looks_in_titles_only_in_a_store_small_enough(kg, monkeypatch):
     assert MEN_SHED in [v["id"] for v in site.suggest("cao-kodoku-npo-model-fy2024-35")]
 
 
+def test_a_filter_listing_reads_one_page_and_counts_the_rest(url, kg, monkeypatch):
+    import kg.server.pages as pages_module
+
+    monkeypatch.setattr(pages_module, "LISTING_MAX", 5)
+    status, html = page(url, "/?fiscal_year=2024")
+    total = kg.count(fiscal_year=2024)
+    assert status == 200 and f"{total} 件の取組" in html and total > 5
+    assert html.count('href="/project/') == 5 and "最初の 5 件を表示しています" in html
+    first = [p["id"] for p in kg.projects(fiscal_year=2024, limit=5)]
+    assert all(f'href="/project/{pid}"' in html for pid in first)
+
 def test_ids_around_a_text_come_from_the_id_index_in_order(kg):
     ids = sorted(kg.views)
     assert kg.views.ids_around(ids[10], 3) == ids[7:13]

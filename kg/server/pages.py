@@ -98,8 +98,9 @@ async def search(request: Request):
             found = await run_in_threadpool(site.search, form.q, top=top, **filters)
             context["results"] = await run_in_threadpool(_with_views, site, found)
         elif filters:
-            listing = await run_in_threadpool(site.kg.projects, **filters)
-            context["listing"], context["listing_total"] = listing[:LISTING_MAX], len(listing)
+            # One page of views and a count: the whole listing of a large store is hundreds of thousands
+            context["listing"] = await run_in_threadpool(site.kg.projects, limit=LISTING_MAX, **filters)
+            context["listing_total"] = await run_in_threadpool(site.kg.count, **filters)
     except Unavailable as error:
         context["error"] = str(error)
         status = 503
