@@ -202,7 +202,8 @@ class Similarity:
         row = self.profiles.row(project_id)
         if row is None:
             close = close_ids(project_id, self.views)
-            raise NotFound(f"no project {quoted(project_id)}" + (f" — did you mean {', '.join(close)}?" if close else ""))
+            hint = f" — did you mean {', '.join(close)}?" if close else ""
+            raise NotFound(f"no project {quoted(project_id)}{hint}")
         allowed = self._allowed(filters)
         with embeddings_errors():
             vector = self.index.vector(project_id)

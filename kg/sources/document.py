@@ -52,7 +52,8 @@ def read_extract(extract: Extract, *, file: str, sha256: str, fiscal_year: int |
                                            f"--fiscal-year {fiscal_year}"))
     fiscal_year = fiscal_year if fiscal_year is not None else stated_year
     if fiscal_year is None:
-        raise SourceError(f"{file}:1: no fiscal year (令和N年度) in the title {quoted(title)} — pass --fiscal-year")
+        raise SourceError(f"{file}:1: no fiscal year (令和N年度) in the title {quoted(title)} — "
+                          "pass --fiscal-year")
     found = programme_for_title(title)
     if programme is not None:
         programme = programme_by_id(programme).id
