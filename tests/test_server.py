@@ -391,6 +391,14 @@ def test_a_filter_listing_reads_one_page_and_counts_the_rest(url, kg, monkeypatc
     first = [p["id"] for p in kg.projects(fiscal_year=2024, limit=5)]
     assert all(f'href="/project/{pid}"' in html for pid in first)
 
+
+def test_listing_totals_are_counted_once_per_filters(kg, monkeypatch):
+    site = create_app(kg, timeout=TIMEOUT, max_rows=MAX_ROWS).state.site
+    asked = []
+    monkeypatch.setattr(kg, "count", lambda **filters: asked.append(filters) or 7)
+    assert site.count(fiscal_year=2024, theme="food") == site.count(theme="food", fiscal_year=2024) == 7
+    assert site.count(theme="food") == 7 and asked == [{"fiscal_year": 2024, "theme": "food"}, {"theme": "food"}]
+
 def test_ids_around_a_text_come_from_the_id_index_in_order(kg):
     ids = sorted(kg.views)
     assert kg.views.ids_around(ids[10], 3) == ids[7:13]

@@ -48,6 +48,7 @@ WARM_SECONDS = 300.0        # how long a search waits for the model still loadin
 # A 404 page looks for the asked text in titles only in stores up to this size: the look-up reads every
 # title (1.2 s at 100,000 projects), and anyone can ask for a page that is not there.
 TITLE_SCAN_MAX = 20_000
+COUNTS_KEPT = 4_096         # listing totals remembered (a few ints each)
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -84,6 +85,7 @@ class Site:
         self._warmed = threading.Event()
         self._lock = threading.Lock()
         self._turtle: Path | None = None
+        self._counts: dict[tuple[tuple[str, Any], ...], int] = {}
         self._started = False
         self._temporary: tempfile.TemporaryDirectory | None = None
         folder = self._oxigraph_folder()
@@ -153,6 +155,17 @@ class Site:
             # failing to run into these): search is unavailable, never a 500.
             log.warning("search is unavailable: %s", error)
             raise Unavailable(f"search is unavailable: {error}") from None
+
+    def count(self, **filters: Any) -> int:
+        """``kg.count``, remembered per filters: the store does not change while it is served, and counting a
+        region block of a million-project store takes a second."""
+        key = tuple(sorted(filters.items()))
+        count = self._counts.get(key)
+        if count is None:
+            if len(self._counts) >= COUNTS_KEPT:
+                self._counts.clear()
+            count = self._counts[key] = self.kg.count(**filters)
+        return count
 
     @cached_property
     def _views(self) -> ViewTable:

@@ -100,7 +100,7 @@ async def search(request: Request):
         elif filters:
             # One page of views and a count: the whole listing of a large store is hundreds of thousands
             context["listing"] = await run_in_threadpool(site.kg.projects, limit=LISTING_MAX, **filters)
-            context["listing_total"] = await run_in_threadpool(site.kg.count, **filters)
+            context["listing_total"] = await run_in_threadpool(site.count, **filters)
     except Unavailable as error:
         context["error"] = str(error)
         status = 503
