@@ -178,6 +178,28 @@ def test_document_text_with_control_characters(tmp_path, document):
     assert [(e.row, e.level) for e in result.problems] == [(number + 1, "warning")]
 
 
+def test_a_row_glued_to_the_next_header_is_said_not_taken_for_a_header(tmp_path, document):
+    """A line break lost between a project and the next page's header: the line is an error with the project's
+    cells, never a silent header (which dropped the project and could remap the columns)."""
+    lines = document.read_text(encoding="utf-8").split("\n")
+    number = next(i for i, line in enumerate(lines) if line.startswith("20\t"))
+    header = next(line for line in lines if "団体名" in line)
+    lines[number] = lines[number] + header
+    path = tmp_path / "doc.txt"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    result = read_source(path)
+    assert len(result.rows) == 76 and all(r.title for r in result.rows)
+    (error,) = result.problems
+    assert (error.row, error.level, error.column) == (number + 1, "error", "row") and "'20 | " in error.message
+    glued = tmp_path / "glued.csv"                               # the same in a CSV
+    glued.write_bytes(csv_bytes([HEADER_JA, GOOD[0], GOOD[1] + HEADER_JA, ["団体C", "取組C", "大阪府", ""]]))
+    table = read(glued)
+    assert [r.title for r in table.rows] == ["取組A", "取組C"] and [e.row for e in table.problems] == [3]
+    paged = tmp_path / "paged.csv"                              # a page number beside a header passes
+    paged.write_bytes(csv_bytes([HEADER_JA, GOOD[0], HEADER_JA + ["- 2 -"], GOOD[1]]))
+    assert len(read(paged).rows) == 2 and read(paged).problems == []
+
+
 # 14. locations
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kg.errors import RowError, SourceError, quoted
 from kg.normalize.text import clean
-from kg.sources.fields import is_header, map_header, parse_fiscal_year
+from kg.sources.fields import header_with_data, is_header, map_header, parse_fiscal_year
 from kg.sources.highlights import link_highlights, parse_highlights
 from kg.sources.pages import Extract, drop_furniture, paragraphs, text_lines
 from kg.sources.programmes import programme_by_id, programme_for_title
@@ -69,7 +69,10 @@ def read_extract(extract: Extract, *, file: str, sha256: str, fiscal_year: int |
     header: dict[str, int] | None = None
     noted: set[tuple[str, str]] = set()
     for row in extract.rows:
-        if is_header(row.cells):
+        mixed = header is not None and is_header(row.cells) and header_with_data(row.cells, file, row.line, row.page)
+        if mixed:
+            result.problems.append(mixed)
+        elif is_header(row.cells):
             if header is None:
                 result.problems.extend(header_problems(row.cells, file=file, line=row.line, page=row.page))
             header = map_header(row.cells)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kg.errors import RowError, quoted
 from kg.normalize.text import match_key
 
 # field -> accepted header spellings (compared after match_key(): NFKC, lower case, no spaces).
@@ -69,6 +70,17 @@ def duplicate_columns(cells: list[str]) -> dict[str, list[int]]:
 def is_header(cells: list[str]) -> bool:
     """True when a row names the required columns (used to skip headers repeated on each page)."""
     return set(REQUIRED) <= set(map_header(cells))
+
+
+def header_with_data(cells: list[str], file: str, line: int, page: int | None = None) -> RowError | None:
+    """The error for a repeated header that also holds a project (two or more cells that name no column:
+    a line break lost between a row and the next page's header), else None. Such a line is skipped, and
+    said, instead of being taken for a header; a page number beside a header is one cell and passes."""
+    other = [cell for cell in cells if cell.strip() and not field_of(cell)]
+    if len(other) < 2:
+        return None
+    return RowError(file, line, "row", f"this line holds the column names and other text ({quoted(' | '.join(other))}); "
+                    "it was skipped", "put the header and each project on lines of their own", page=page)
 
 
 def parse_flag(value: str) -> bool | None:

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from kg.errors import RowError, SourceError
-from kg.sources.fields import HEADERS, REQUIRED, SourceRow, is_header, map_header
+from kg.sources.fields import HEADERS, REQUIRED, SourceRow, header_with_data, is_header, map_header
 from kg.sources.read import SourceRead
 from kg.sources.rows import header_problems, row_from_cells
 
@@ -62,6 +62,9 @@ def iter_rows(records: Iterable[tuple[int, list[str] | None, list[RowError]]], f
             header = map_header(cells)
             _check_defaults(header, file, line, fiscal_year, programme)
             problems = problems + header_problems(cells, file=file, line=line)
+        elif cells is not None and header is not None and is_header(cells):
+            mixed = header_with_data(cells, file, line)
+            problems = problems + [mixed] if mixed else problems
         elif cells is not None and header is not None and any(c.strip() for c in cells) and not is_header(cells):
             row, more = row_from_cells(cells, header, file=file, line=line, fiscal_year=fiscal_year,
                                        programme=programme, noted=noted)
