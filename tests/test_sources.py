@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import HEADER_JA, write_csv
 from kg.errors import SourceError
@@ -116,3 +118,39 @@ def test_fiscal_year_forms(text, year):
                                         ("no", False), ("?", None)])
 def test_prior_adoption_marks(text, flag):
     assert parse_flag(text) == flag
+
+
+# -- featured projects linked to rows ---------------------------------------------------------------
+
+WORDS = ["特定非営利活動法人 ", "NPO法人", "居場所", "子ども", "つながり", "食堂", "まち", "の", "A", "B", "（）"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(WORDS), max_size=4), st.lists(st.sampled_from(WORDS), max_size=5)),
+                min_size=1, max_size=12),
+       st.tuples(st.lists(st.sampled_from(WORDS), max_size=4), st.lists(st.sampled_from(WORDS), max_size=5)),
+       st.sets(st.integers(0, 11)))
+def test_the_linked_row_is_the_best_by_difflib_as_before(rows, featured, taken):
+    """The bound only skips rows that cannot win: the row chosen is the one difflib scores best (the last of
+    equals), and none under MIN_LINK_SCORE."""
+    import difflib
+
+    from kg.normalize.organizations import parse_organization
+    from kg.normalize.text import match_key
+    from kg.records import Highlight
+    from kg.sources import highlights
+
+    def key(org: str, title: str) -> tuple[str, str]:
+        return parse_organization(org).key, match_key(title)
+
+    def ratio(a: str, b: str) -> float:
+        return difflib.SequenceMatcher(None, a, b).ratio()
+
+    texts = [("".join(org), "".join(title)) for org, title in rows]
+    highlight = Highlight("c", "".join(featured[1]), "".join(featured[0]), "", "", False, 1)
+    h_org, h_title = key(highlight.organization, highlight.title)
+    scored = sorted(((0.5 * ratio(h_org, org) + 0.5 * ratio(h_title, title), index)
+                     for index, (org, title) in enumerate(key(*t) for t in texts) if index not in taken), reverse=True)
+    expected = scored[0][1] if scored and scored[0][0] >= highlights.MIN_LINK_SCORE else None
+    keys = [(highlights._Key(org), highlights._Key(title)) for org, title in (key(*t) for t in texts)]
+    assert highlights._best_row(highlight, keys, set(taken)) == expected

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from dataclasses import replace
 
 from kg.errors import RowError, quoted
 from kg.normalize.organizations import parse_organization
 from kg.normalize.text import clean, match_key
 from kg.records import Highlight
-from kg.sources.fields import SourceRow
 from kg.sources.pages import Line
 from kg.sources.read import SourceRead
 
@@ -45,16 +45,16 @@ def parse_highlights(paragraphs: list[Line]) -> list[Highlight]:
 def link_highlights(result: SourceRead, highlights: list[Highlight], *, pdf: bool = False) -> None:
     """Attach each highlight to its table row: category and description added, spelling variants kept."""
     taken: set[int] = set()
+    rows = [(_Key(parse_organization(row.organization).key), _Key(match_key(row.title)))
+            for row in (result.rows if highlights else [])]
     for highlight in highlights:
-        scored = sorted(((_similarity(highlight, row), index) for index, row in enumerate(result.rows)
-                         if index not in taken), reverse=True)
-        if not scored or scored[0][0] < MIN_LINK_SCORE:
+        index = _best_row(highlight, rows, taken)
+        if index is None:
             result.problems.append(RowError(result.file, highlight.line, "summary",
                                             f"featured project {quoted(highlight.title)} matches no table row",
                                             "check the organisation and title in the table", "warning",
                                             highlight.page if pdf else None))
             continue
-        index = scored[0][1]
         taken.add(index)
         row = result.rows[index]
         result.rows[index] = replace(
@@ -67,9 +67,35 @@ def link_highlights(result: SourceRead, highlights: list[Highlight], *, pdf: boo
         )
 
 
-def _similarity(highlight: Highlight, row: SourceRow) -> float:
-    org_a = parse_organization(highlight.organization).key
-    org_b = parse_organization(row.organization).key
-    org = difflib.SequenceMatcher(None, org_a, org_b).ratio()
-    title = difflib.SequenceMatcher(None, match_key(highlight.title), match_key(row.title)).ratio()
-    return 0.5 * org + 0.5 * title
+class _Key:
+    """A matching key with its character counts (for an upper bound of difflib's ratio without running it)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.counts = text, Counter(text)
+
+    def bound(self, other: "_Key") -> float:
+        """At least ``ratio(self, other)``: difflib's quick_ratio, from counts made once."""
+        length = len(self.text) + len(other.text)
+        matches = sum((self.counts & other.counts).values())
+        return 2.0 * matches / length if length else 1.0
+
+    def ratio(self, other: "_Key") -> float:
+        return difflib.SequenceMatcher(None, self.text, other.text).ratio()
+
+
+def _best_row(highlight: Highlight, rows: list[tuple[_Key, _Key]], taken: set[int]) -> int | None:
+    """The row most like the highlight by organisation and title (equal scores: the last row), or None
+    when none reaches MIN_LINK_SCORE. Rows whose bound cannot beat the best so far are not compared,
+    which keeps a list of 40,000 rows from costing six full passes of difflib."""
+    org, title = _Key(parse_organization(highlight.organization).key), _Key(match_key(highlight.title))
+    best: tuple[float, int] | None = None
+    for index, (row_org, row_title) in enumerate(rows):
+        if index in taken:
+            continue
+        bound = 0.5 * org.bound(row_org) + 0.5 * title.bound(row_title)
+        if bound < MIN_LINK_SCORE or (best is not None and bound < best[0]):
+            continue
+        score = 0.5 * org.ratio(row_org) + 0.5 * title.ratio(row_title)
+        if best is None or (score, index) > best:
+            best = (score, index)
+    return best[1] if best is not None and best[0] >= MIN_LINK_SCORE else None
