@@ -182,7 +182,10 @@ class Tsunagari:
         return self.similarity.similar(project_id, top=top, **filters)
 
     def search(self, text: str, *, top: int = 10, **filters: Any) -> list[Result]:
-        """Projects matching free text in any language, best first, each with ``why``."""
+        """Projects matching free text in any language, best first, each with ``why``.
+
+        The text may hold up to 4,000 characters (kg.similar.SEARCH_TEXT_MAX); longer, or empty, is a KgError.
+        """
         return self.similarity.search(text, top=top, **filters)
 
     def families(self, k: int = 5) -> list[dict[str, Any]]:
