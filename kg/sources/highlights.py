@@ -76,7 +76,8 @@ class _Key:
     def bound(self, other: "_Key") -> float:
         """At least ``ratio(self, other)``: difflib's quick_ratio, from counts made once."""
         length = len(self.text) + len(other.text)
-        matches = sum((self.counts & other.counts).values())
+        small, large = sorted((self.counts, other.counts), key=len)
+        matches = sum(min(n, large.get(char, 0)) for char, n in small.items())
         return 2.0 * matches / length if length else 1.0
 
     def ratio(self, other: "_Key") -> float:
