@@ -69,10 +69,11 @@ def read_extract(extract: Extract, *, file: str, sha256: str, fiscal_year: int |
     header: dict[str, int] | None = None
     noted: set[tuple[str, str]] = set()
     for row in extract.rows:
-        mixed = header is not None and is_header(row.cells) and header_with_data(row.cells, file, row.line, row.page)
+        named = is_header(row.cells)
+        mixed = header is not None and named and header_with_data(row.cells, file, row.line, row.page)
         if mixed:
             result.problems.append(mixed)
-        elif is_header(row.cells):
+        elif named:
             if header is None:
                 result.problems.extend(header_problems(row.cells, file=file, line=row.line, page=row.page))
             header = map_header(row.cells)

@@ -58,14 +58,15 @@ def iter_rows(records: Iterable[tuple[int, list[str] | None, list[RowError]]], f
     header: dict[str, int] | None = None
     noted: set[tuple[str, str]] = set()     # stated values an option overrides, warned about once
     for line, cells, problems in records:
-        if cells is not None and header is None and is_header(cells):
+        named = cells is not None and is_header(cells)
+        if cells is not None and header is None and named:
             header = map_header(cells)
             _check_defaults(header, file, line, fiscal_year, programme)
             problems = problems + header_problems(cells, file=file, line=line)
-        elif cells is not None and header is not None and is_header(cells):
+        elif cells is not None and header is not None and named:
             mixed = header_with_data(cells, file, line)
             problems = problems + [mixed] if mixed else problems
-        elif cells is not None and header is not None and any(c.strip() for c in cells) and not is_header(cells):
+        elif cells is not None and header is not None and any(c.strip() for c in cells):
             row, more = row_from_cells(cells, header, file=file, line=line, fiscal_year=fiscal_year,
                                        programme=programme, noted=noted)
             yield row, problems + more
