@@ -120,6 +120,14 @@ class Result(TypedDict):
     why: Why
 
 
+class ViewIndex(Protocol):
+    """What the server asks of the project views beyond a page of them (kg.viewdb.ViewTable is one)."""
+
+    def __len__(self) -> int: ...
+
+    def ids_around(self, text: str, k: int) -> list[str]: ...
+
+
 class OpenStore(Protocol):
     """What a surface needs of an opened store (``kg.Tsunagari`` is one)."""
 
@@ -127,6 +135,9 @@ class OpenStore(Protocol):
     generation: "Generation"
     folder: Path
     manifest: dict[str, Any]
+
+    @property
+    def views(self) -> ViewIndex: ...
 
     @property
     def graph(self) -> "rdflib.Graph": ...

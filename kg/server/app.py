@@ -20,7 +20,6 @@ import logging
 import tempfile
 import threading
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -37,7 +36,6 @@ from kg.shapes import ProjectView, Result
 from kg.server import facets, pages, protocol
 from kg.server.pages import Unavailable
 from kg.server.worker import QueryPool
-from kg.viewdb import ViewTable
 
 if TYPE_CHECKING:
     from kg.shapes import OpenStore
@@ -167,15 +165,11 @@ class Site:
             count = self._counts[key] = self.kg.count(**filters)
         return count
 
-    @cached_property
-    def _views(self) -> ViewTable:
-        return ViewTable(self.kg.generation.views_file)
-
     def suggest(self, text: str, n: int = 5) -> list[ProjectView]:
         """Projects whose id is close to ``text`` or, in a store of at most TITLE_SCAN_MAX projects, whose title
         contains it (for the 404 page)."""
-        size = len(self._views)
-        nearby = self._views.ids_around(text, 2_500 if size <= 5_000 else 200)
+        size = len(self.kg.views)
+        nearby = self.kg.views.ids_around(text, 2_500 if size <= 5_000 else 200)
         found = difflib.get_close_matches(text, nearby, n=n, cutoff=0.5)
         words = text.strip()
         if len(found) < n and 1 < len(words) <= 100 and size <= TITLE_SCAN_MAX:
