@@ -96,15 +96,13 @@ class Tsunagari:
 
     def project(self, project_id: str) -> ProjectView:
         """One project by id; an unknown id raises NotFound with the closest ids."""
-        from kg.viewdb import close_ids
+        from kg.viewdb import unknown_project
 
         try:
             return cast(ProjectView, self.views[project_id])
         except KeyError:
             pass
-        close = close_ids(project_id, self.views)
-        hint = f" — did you mean {', '.join(close)}?" if close else " — `tsunagari projects` lists the ids"
-        raise NotFound(f"no project {quoted(project_id)}{hint}")
+        raise unknown_project(project_id, self.views)
 
     @property
     def problems(self) -> list[dict[str, Any]]:
@@ -145,10 +143,13 @@ class Tsunagari:
         ``engine``: "oxigraph" (the store's embedded database), "rdflib" (parses graph.nt; the reference)
         or "auto" (Oxigraph whenever the store has it). The same queries give the same rows on both.
         ``bindings`` fix variables to values (str, int, float, bool or rdflib terms), as rdflib's
-        initBindings do, on both engines.
+        initBindings do, on both engines; a name the query never mentions is a QueryError.
         """
         from kg.engines import open_engine
+        from kg.parameters import check_bindings
 
+        if bindings:
+            check_bindings(query, bindings)
         if engine not in self._engines:
             self._engines[engine] = open_engine(self.folder, engine, graph=self.__dict__.get("graph"))
         return self._engines[engine].query(query, bindings)

@@ -102,7 +102,9 @@ class Assembler:
         if project_id in self._seen:
             self.problems.append(RowError(row.file, row.line, "No./number",
                                           f"duplicate project {project_id}, already read from {self._seen[project_id]}",
-                                          "give each project its own number", page=row.page))
+                                          "give each project its own number (a list whose rows state several "
+                                          "years or programmes: build it without --fiscal-year and --programme)",
+                                          page=row.page))
             return None
         self._seen[project_id] = f"{name}:{row.line}"
         organization = self._organization(row.organization, row.alt_organizations)

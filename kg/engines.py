@@ -35,7 +35,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
 from kg.parameters import bind_values, sparql_term
-from kg.sparql import STANDARD_FORMATS, QueryError, SparqlResult, plain_value, run_query
+from kg.sparql import STANDARD_FORMATS, QueryError, QuerySyntaxError, SparqlResult, plain_value, run_query
 from kg.store import GRAPH, OXIGRAPH
 from kg.tsv_terms import tsv_rows, tsv_term
 from kg.vocab import PREFIXES
@@ -133,7 +133,7 @@ class OxigraphEngine:
         try:
             return self.store.query(text, prefixes=self._prefixes)
         except SyntaxError as error:
-            raise QueryError(f"SPARQL syntax error: {error}") from None
+            raise QuerySyntaxError(str(error)) from None
         except (OSError, ValueError, TypeError) as error:
             raise QueryError(f"SPARQL query failed: {error}") from None
 

@@ -36,6 +36,11 @@ def quoted(value: str, limit: int = 120) -> str:
     return f"{value[:limit]!r}… ({len(value):,} characters)"
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and the noun, singular for one: "1 project", "0 projects", "1,200 rows"."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 class SourceError(KgError):
     """A source cannot be read at all (wrong encoding, no header, unknown format)."""
 

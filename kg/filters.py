@@ -1,12 +1,14 @@
 """Filters over project views: regions by name or code (with their hierarchy), concepts with narrower ones."""
 from __future__ import annotations
 
+import difflib
 import functools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from kg.errors import NotFound
+from kg.errors import NotFound, quoted
 from kg.normalize.concepts import ConceptSchemes
+from kg.normalize.organizations import LEGAL_FORMS, legal_form_id
 from kg.normalize.regions import Gazetteer, Region
 from kg.normalize.text import fold_place_name, nfkc_without_spaces
 
@@ -66,7 +68,7 @@ class ProjectFilter:
         if fiscal_year:
             conditions.append(("fiscal_year", frozenset({str(int(fiscal_year))})))
         if legal_form:
-            conditions.append(("legal_form", frozenset({legal_form})))
+            conditions.append(("legal_form", frozenset({resolve_legal_form(legal_form)})))
         return cls(tuple(conditions))
 
 
@@ -96,7 +98,11 @@ def resolve_region(value: str, level: str) -> str:
         options = ", ".join(f"{gazetteer.get(r.parent_code).name if r.parent_code else ''}{r.name} ({r.code})"
                             for r in matches[:5])
         raise NotFound(f"{value!r} names several places: {options} — write it as listed or give the 6-digit code")
-    raise NotFound(f"no {level} named {value!r} — give a name as written (e.g. 鳥取県, 豊島区) or its 6-digit code")
+    close = difflib.get_close_matches(key, _names(gazetteer, level == "prefecture"), n=3, cutoff=0.75)
+    hint = f"did you mean {', '.join(_names(gazetteer, level == 'prefecture')[k][0].name for k in close)}? " \
+        if close else ""
+    example = "鳥取県, Tottori or 31" if level == "prefecture" else "豊島区, 鳥取市, Tottori-shi or 312011"
+    raise NotFound(f"no {level} named {quoted(value)} — {hint}give a name as written (e.g. {example}) or its code")
 
 
 @functools.lru_cache(maxsize=4)
@@ -132,14 +138,25 @@ def _parsed(gazetteer: Gazetteer, value: str, level: str) -> list[Region]:
 
 
 def resolve_block(value: str) -> str:
-    """A block id from its id, Japanese or English name ('kanto', '関東', '関東地方', 'Kanto')."""
+    """A block id from its id, Japanese or English name, or a part of a joined name ('kanto', '関東',
+    '関東地方', 'Kanto', '九州' for 九州・沖縄)."""
     key = fold_place_name(value)
     for block in Gazetteer.load().blocks():
-        if {key, key.removesuffix("地方")} & {fold_place_name(block.id), fold_place_name(block.name),
-                                            fold_place_name(block.name_en)}:
+        names = {fold_place_name(block.id), fold_place_name(block.name), fold_place_name(block.name_en)}
+        names |= {fold_place_name(part) for part in block.name.split("・")}
+        if {key, key.removesuffix("地方")} & names:
             return block.id
-    raise NotFound(f"no regional block {value!r} — use one of: "
-                   + ", ".join(b.id for b in Gazetteer.load().blocks()))
+    raise NotFound(f"no regional block {quoted(value)} — use one of: "
+                   + ", ".join(f"{b.id} ({b.name})" for b in Gazetteer.load().blocks()))
+
+
+def resolve_legal_form(value: str) -> str:
+    """A legal form id from its id or its name ('npo', 'NPO法人', '一般社団法人')."""
+    found = legal_form_id(value)
+    if found is None:
+        raise NotFound(f"no legal form {quoted(value)} — use one of: {', '.join(LEGAL_FORMS)} (or the Japanese "
+                       "name, e.g. 特定非営利活動法人)")
+    return found
 
 
 def concept_and_narrower(scheme: str, concept_id: str) -> set[str]:

@@ -9,6 +9,8 @@ escaped and read back through Oxigraph's parser: a value is one term, whatever c
 """
 from __future__ import annotations
 
+import difflib
+import itertools
 import re
 from typing import Any, Iterable, cast
 
@@ -82,6 +84,51 @@ def bind_values(text: str, bindings: dict[str, URIRef | Literal]) -> str:
     if len(names) == 1:
         return "".join(out) + f"\nVALUES ?{names[0]} {{ {values} }}"
     return "".join(out) + f"\nVALUES ({' '.join('?' + name for name in names)}) {{ ({values}) }}"
+
+
+def query_variables(text: str) -> set[str]:
+    """The names of the variables a query mentions (``?v`` or ``$v``), strings, IRIs and comments aside.
+
+    >>> sorted(query_variables('SELECT ?x WHERE { ?s <p> "?not" } # ?nor'))
+    ['s', 'x']
+    """
+    return {match.group("var")[1:] for match in _TOKEN.finditer(text) if match.group("var")}
+
+
+def _parameters_line(text: str) -> str:
+    """The header's ``# parameters:`` line with its continuation lines, as one text ("" if none)."""
+    lines = text.splitlines()
+    for at, line in enumerate(lines):
+        if line.startswith("# parameters:"):
+            block = [line] + list(itertools.takewhile(lambda x: x.startswith("#   "), lines[at + 1:]))
+            return " ".join(part.lstrip("#").strip() for part in block).removeprefix("parameters:").strip()
+    return ""
+
+
+def declared_parameters(text: str) -> list[str]:
+    """The parameters a query's header declares (``# parameters: ?region_code (...)``, as in queries/),
+    in order; none for a query without that line."""
+    return list(dict.fromkeys(re.findall(r"\?(\w+)", _parameters_line(text))))
+
+
+def parameter_notes(text: str) -> str:
+    """What the header says of the parameters' values ("?region_code (a 6-digit code string, ...)")."""
+    notes = _parameters_line(text)
+    return "" if notes == "none" else notes
+
+
+def check_bindings(text: str, names: Iterable[str]) -> None:
+    """A QueryError for a name to bind that the query never mentions (a misspelt parameter would
+    otherwise be ignored and the query answered unbound), with the close names and the declared ones."""
+    known = query_variables(text)
+    unknown = sorted(set(names) - known)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        hint = f"did you mean ?{close[0]}? " if close else ""
+        declared = declared_parameters(text)
+        listed = (f"its parameters: {', '.join('?' + name for name in declared)}" if declared
+                  else "its variables: " + ", ".join("?" + name for name in sorted(known)[:12]))
+        raise QueryError(f"the query has no variable ?{unknown[0]} to bind — {hint}{listed}")
 
 
 _SELECT_STAR = re.compile(r"\bSELECT\s+(?:(?:DISTINCT|REDUCED)\s+)?\*", re.IGNORECASE)

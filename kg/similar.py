@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+import numbers
 import re
 import unicodedata
 from functools import cached_property, lru_cache
@@ -30,7 +31,7 @@ from kg.progress import Progress
 from kg.ranking import Profile, Ranker, Weights
 from kg.shapes import Result
 from kg.store import PROFILES, Generation
-from kg.viewdb import ViewTable, close_ids
+from kg.viewdb import ViewTable, unknown_project
 
 # What text of a project is embedded. scripts/evaluate.py compares them; see README.
 TEXT_RECIPES = ("title", "title+description", "title+alt", "title+description+organization")
@@ -131,6 +132,12 @@ def candidates(index_size: int, top: int) -> int:
     return min(max(MIN_CANDIDATES, top * 10), index_size)
 
 
+def check_top(top: object) -> None:
+    """A KgError unless ``top`` is a whole number of results, 1 or more."""
+    if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
+        raise KgError(f"top={top!r}: give the number of results as a whole number, 1 or more (e.g. top=10)")
+
+
 class Similarity:
     """Similarity search over project views, their vector index and their ranking profiles.
 
@@ -199,11 +206,10 @@ class Similarity:
 
     def similar(self, project_id: str, *, top: int = 10, **filters: Any) -> list[Result]:
         """Projects most like ``project_id`` among those passing the filters, each with its reasons."""
+        check_top(top)
         row = self.profiles.row(project_id)
         if row is None:
-            close = close_ids(project_id, self.views)
-            hint = f" — did you mean {', '.join(close)}?" if close else ""
-            raise NotFound(f"no project {quoted(project_id)}{hint}")
+            raise unknown_project(project_id, self.views)
         allowed = self._allowed(filters)
         with embeddings_errors():
             vector = self.index.vector(project_id)
@@ -213,6 +219,7 @@ class Similarity:
 
     def search(self, text: str, *, top: int = 10, **filters: Any) -> list[Result]:
         """Projects matching free text in any language, each with its reasons."""
+        check_top(top)
         text = text.strip()
         if not text:
             raise KgError("empty search text — type what you are looking for, e.g. \"men's shed\" or 不登校")

@@ -17,6 +17,7 @@ import csv
 import gc
 import io
 import json
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Generator, Iterable, Iterator, Protocol, TextIO, cast
@@ -25,7 +26,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.query import ResultRow
 
-from kg.errors import KgError
+from kg.errors import KgError, counted
 from kg.vocab import PREFIXES
 
 FORMATS = ("table", "csv", "json", "tsv", "srj", "srx")
@@ -36,6 +37,14 @@ _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 class QueryError(KgError):
     """A SPARQL query that does not parse or cannot run."""
+
+
+class QuerySyntaxError(QueryError):
+    """A SPARQL query that does not parse; ``detail`` is the parser's own message."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"SPARQL syntax error: {detail}")
+        self.detail = detail
 
 
 class Solutions(Protocol):
@@ -102,12 +111,13 @@ class SparqlResult:
         self.write(out, fmt, cell=cell)
         return out.getvalue()
 
-    def write(self, out: TextIO, fmt: str = "table", *, cell: Callable[[Any], Any] | None = None) -> None:
+    def write(self, out: TextIO, fmt: str = "table", *, cell: Callable[[Any], Any] | None = None) -> int | None:
         """Write the answer to a text stream in one of FORMATS, row by row (a graph as Turtle).
 
         "csv" and "json" are written from plain values without keeping them; "tsv", "srj" and "srx" by
         pyoxigraph (on Oxigraph, straight from the engine's answer). ``cell``, for "csv", rewrites each
-        non-empty value first (the CLI passes ``kg.export.spreadsheet_cell``).
+        non-empty value first (the CLI passes ``kg.export.spreadsheet_cell``). Returns the number of rows
+        written in "table", "csv" and "json" (None for the others, for ASK and for a graph).
         """
         if fmt not in FORMATS:
             raise QueryError(f"unknown result format {fmt!r} — use one of: {', '.join(FORMATS)}")
@@ -117,13 +127,18 @@ class SparqlResult:
             self._write_standard(out, fmt)
         elif self.boolean is not None:
             out.write(json.dumps({"boolean": self.boolean}) if fmt == "json" else str(self.boolean).lower())
-        elif fmt == "json":
-            write_json(out, self.columns, self._plain_rows(keep=False))
-        elif fmt == "csv":
-            write_csv(out, self.columns, self._plain_rows(keep=False), cell)
+        elif fmt in ("json", "csv"):
+            counter = _Counted(self._plain_rows(keep=False))
+            if fmt == "json":
+                write_json(out, self.columns, counter)
+            else:
+                write_csv(out, self.columns, counter, cell)
+            return counter.count
         else:
             rows = [["" if v is None else str(v) for v in row] for row in self._plain_rows(keep=False)]
             out.write(_table(self.columns, rows))
+            return len(rows)
+        return None
 
     def _plain_rows(self, keep: bool) -> Iterable[tuple[Any, ...]]:
         if self._plain is not None:
@@ -145,6 +160,21 @@ class SparqlResult:
         else:           # rows in hand (rdflib): through pyoxigraph too, so both engines give the same bytes
             serialize_terms(self.columns, self.rows, self.boolean, output, fmt)
         text.close()
+
+
+class _Counted:
+    """Rows passed through, counted."""
+
+    def __init__(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        self.rows, self.count = iter(rows), 0
+
+    def __iter__(self) -> "_Counted":
+        return self
+
+    def __next__(self) -> tuple[Any, ...]:
+        row = next(self.rows)
+        self.count += 1
+        return row
 
 
 @contextmanager
@@ -245,10 +275,17 @@ def _json_term(term: Any) -> dict[str, str]:
 def read_query(text_or_file: str) -> str:
     """A query given inline or as the path of a file (``queries/projects_per_prefecture.rq``).
 
-    A ``.rq`` path that does not exist is a QueryError; any other text is taken as the query itself.
+    Text that looks like a path (no spaces or braces, and a ``.rq`` or ``.sparql`` ending or a ``/``) but
+    names no file is a QueryError, as is a folder; any other text is taken as the query itself.
     """
     path = Path(text_or_file)
-    if text_or_file.endswith(".rq") or (len(text_or_file) < 200 and path.is_file()):
+    if len(text_or_file) < 1000 and path.is_dir():
+        examples = sorted(path.glob("*.rq"))[:1]
+        hint = f", e.g. {examples[0]}" if examples else ""
+        raise QueryError(f"{text_or_file}: a folder — give one query file{hint}")
+    looks_like_path = not re.search(r"[\s{}]", text_or_file) and (
+        text_or_file.endswith((".rq", ".sparql")) or "/" in text_or_file)
+    if looks_like_path or (len(text_or_file) < 200 and path.is_file()):
         if not path.is_file():
             raise QueryError(f"{text_or_file}: no such query file")
         return path.read_text(encoding="utf-8")
@@ -260,7 +297,7 @@ def run_query(graph: Graph, query: str, bindings: dict[str, Any] | None = None) 
     try:
         prepared = prepareQuery(query, initNs=PREFIXES)
     except Exception as error:  # pyparsing raises its own types
-        raise QueryError(f"SPARQL syntax error: {error}") from None
+        raise QuerySyntaxError(str(error)) from None
     init = {k: (v if isinstance(v, (URIRef, Literal)) else Literal(v)) for k, v in (bindings or {}).items()}
     try:
         result = graph.query(prepared, initBindings=init)
@@ -285,4 +322,4 @@ def _table(columns: tuple[str, ...], rows: list[list[str]]) -> str:
     lines = [" | ".join(pad(c, w) for c, w in zip(columns, widths)),
              "-+-".join("-" * w for w in widths)]
     lines += [" | ".join(pad(v, w) for v, w in zip(row, widths)) for row in rows]
-    return "\n".join(lines) + f"\n({len(rows)} rows)"
+    return "\n".join(lines) + f"\n({counted(len(rows), 'row')})"

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from kg.errors import StoreError
+from kg.errors import NotFound, StoreError, quoted
 
 Conditions = Iterable[tuple[str, Iterable[str]]]
 SCHEMA = """
@@ -243,10 +243,17 @@ class ViewTable(Mapping):
 
 def close_ids(project_id: str, views: Mapping, n: int = 3) -> list[str]:
     """Ids close to one that does not exist (for "did you mean"): all ids of a small store are compared;
-    in a large one, those sharing its prefix up to the last "-" (programme and year)."""
+    in a large one, those sharing its prefix up to the last "-" (programme and year). A bare number
+    ("35", "035") finds the ids ending in that number."""
     import difflib
 
-    if isinstance(views, ViewTable) and len(views) > CLOSE_SCAN:
+    large = len(views) > CLOSE_SCAN and isinstance(views, ViewTable)
+    if project_id.strip().isdigit() and not large:
+        number = int(project_id)
+        found = [pid for pid in views if pid.rsplit("-", 1)[-1].isdigit() and int(pid.rsplit("-", 1)[-1]) == number]
+        if found:
+            return sorted(found)[:n]
+    if large and isinstance(views, ViewTable):
         prefix = project_id.rsplit("-", 1)[0]
         ids = views.ids_between(prefix, prefix + "\U0010ffff", CLOSE_SCAN)
     else:
@@ -254,4 +261,12 @@ def close_ids(project_id: str, views: Mapping, n: int = 3) -> list[str]:
     return difflib.get_close_matches(project_id, ids, n=n, cutoff=0.5)
 
 
-__all__ = ["ViewTable", "ViewWriter", "dumps", "close_ids"]
+def unknown_project(project_id: str, views: Mapping) -> NotFound:
+    """The error for an id no project has, with the close ids or where to find the ids."""
+    close = close_ids(project_id, views)
+    hint = (f" — did you mean {', '.join(close)}?" if close
+            else " — the ids are listed by `tsunagari projects` (in Python: .projects())")
+    return NotFound(f"no project {quoted(project_id)}{hint}")
+
+
+__all__ = ["ViewTable", "ViewWriter", "dumps", "close_ids", "unknown_project"]

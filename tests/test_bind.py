@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,6 +13,7 @@ from kg.cli import cli
 from kg.engines import OxigraphEngine, RdflibEngine, sparql_term
 from kg.sparql import QueryError
 
+QUERIES = Path(__file__).parents[1] / "queries"
 P = URIRef("urn:ex:p")
 HOSTILE = [
     'a\n"b',                                   # newline and quote: broke out of the literal (issue 10, item 20)
@@ -105,3 +107,43 @@ def test_cli_bind_without_a_name_and_value_is_a_usage_error(built_store, bind):
     assert result.exit_code == 2, result.output
     assert "NAME=VALUE" in result.output and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("engine", ["rdflib", "oxigraph"])
+def test_binding_a_variable_the_query_never_mentions_is_an_error(built_store, engine):
+    """A misspelt parameter was ignored and the query answered unbound (all rows)."""
+    result = CliRunner().invoke(cli, ["sparql", str(QUERIES / "projects_in_region.rq"), "--bind", "regioncode=312011",
+                                      "--engine", engine, "--store", str(built_store)])
+    assert result.exit_code == 1, result.output
+    assert "no variable ?regioncode" in result.output and "did you mean ?region_code?" in result.output
+    assert "its parameters: ?region_code" in result.output
+
+
+def test_binding_a_variable_twice_is_a_usage_error(built_store):
+    result = CliRunner().invoke(cli, ["sparql", str(QUERIES / "projects_in_region.rq"), "--bind", "region_code=312011",
+                                      "--bind", "region_code=310000", "--store", str(built_store)])
+    assert result.exit_code == 2 and "region_code is bound twice" in result.output
+
+
+@pytest.mark.parametrize("engine", ["rdflib", "oxigraph"])
+def test_a_value_matching_nothing_says_what_form_the_query_expects(built_store, engine):
+    result = CliRunner().invoke(cli, ["sparql", str(QUERIES / "projects_in_region.rq"), "--bind", "region_code=鳥取市",
+                                      "--engine", engine, "--format", "csv", "--store", str(built_store)])
+    assert result.exit_code == 0
+    assert "no rows for region_code='鳥取市' — the query expects ?region_code (a 6-digit code" in result.output
+
+
+@pytest.mark.parametrize("engine", ["rdflib", "oxigraph"])
+@pytest.mark.parametrize("query, name, default_rows",
+                         [("projects_reaching_several_prefectures.rq", "min_prefectures", 5),
+                          ("organisations_with_several_projects.rq", "min_projects", 77)])
+def test_a_number_parameter_that_is_not_a_number_matches_nothing(built_store, engine, query, name, default_rows):
+    """It used to fall back to the default, as if unbound."""
+    def rows(*bind: str) -> list:
+        result = CliRunner().invoke(cli, ["sparql", str(QUERIES / query), *bind, "--engine", engine,
+                                          "--format", "json", "--store", str(built_store)])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output.split("\nno rows")[0])
+    assert len(rows()) == default_rows
+    assert rows("--bind", f"{name}=three") == []
+    assert len(rows("--bind", f"{name}=1")) >= default_rows

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -13,6 +14,10 @@ from click.testing import CliRunner
 from rdflib import Graph
 
 from kg.cli import cli
+from kg.errors import KgError
+
+ROOT = Path(__file__).parents[1]
+DATA = ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +259,85 @@ def test_csv_commands_neutralise_formulas(run, built_store, monkeypatch, command
     assert len(rows) == len(FORMULAS)
     for row in rows:
         assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r", "＝")) for cell in row.values()), row
+
+
+# -- a newcomer's mistakes: each one a clear line, never a silent empty answer -------------------------
+
+@pytest.mark.parametrize("form", ["npo", "NPO", "NPO法人", "特定非営利活動法人", "Specified nonprofit corporation (NPO)"])
+def test_legal_form_by_id_or_name(run, form):
+    npo = json.loads(run("projects", "--json", "--legal-form", "npo").output)
+    assert npo and json.loads(run("projects", "--json", "--legal-form", form).output) == npo
+
+
+def test_unknown_legal_form_lists_the_ids(run):
+    output = run("projects", "--legal-form", "foo", ok=False).output
+    assert "no legal form 'foo'" in output and "general-association" in output
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--prefecture", "Hokaido", "did you mean 北海道?"),
+    ("--municipality", "横浜", "did you mean 横浜町, 横浜市?"),
+    ("--block", "xx", "kyushu (九州・沖縄)"),
+])
+def test_unknown_region_suggests_close_names(run, option, value, expected):
+    assert expected in run("projects", option, value, ok=False).output
+
+
+def test_block_by_part_of_its_name(run):
+    assert run("projects", "--block", "九州").output == run("projects", "--block", "kyushu").output
+
+
+def test_json_and_csv_together_is_a_usage_error(built_store):
+    result = CliRunner().invoke(cli, ["projects", "--json", "--csv", "--store", str(built_store)])
+    assert result.exit_code == 2 and "give one" in result.output
+
+
+def test_counts_are_singular_for_one(run):
+    assert run("projects", "--municipality", "曽於市").output.endswith("(1 project)\n")
+    assert run("sparql", "SELECT (COUNT(*) AS ?n) WHERE { ?p a schema:Project }").output.endswith("(1 row)\n")
+
+
+@pytest.mark.parametrize("given", ["035", "35"])
+def test_a_bare_number_suggests_the_project_id(run, given):
+    output = run("show", given, ok=False).output
+    assert f"no project '{given}' — did you mean cao-kodoku-npo-model-fy2024-035?" in output
+
+
+def test_unknown_id_without_a_close_one_says_where_ids_are(run):
+    assert "listed by `tsunagari projects`" in run("show", "zzz", ok=False).output
+
+
+def test_export_into_a_missing_folder_is_one_line(run, tmp_path):
+    output = run("export", "--format", "csv", "--out", str(tmp_path / "none" / "x.csv"), ok=False).output
+    assert f"{tmp_path / 'none'}: no such folder" in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("queries", "a folder — give one query file, e.g."),
+    ("queries/projects_per_block.sparql", "no such query file"),
+    ("SELEC", "unexpected end of the query after 'SELEC'"),
+    ("SELECT * WHERE { ?s foo:Bar ?o }", "unknown prefix foo:"),
+])
+def test_query_paths_and_syntax_errors(run, query, expected, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert expected in run("sparql", query, ok=False).output
+
+
+@pytest.mark.parametrize("year", ["25", "99999", "-5", "next year"])
+def test_build_refuses_a_fiscal_year_that_is_not_one(tmp_path, year):
+    result = CliRunner().invoke(cli, ["build", str(DATA / "small.csv"), "--fiscal-year", year, "--programme", "p",
+                                      "--no-embed", "--store", str(tmp_path / "store")])
+    assert result.exit_code == 2 and "is not a fiscal year — give it as 2025" in result.output
+    assert not (tmp_path / "store").exists()
+
+
+def test_build_reads_a_fiscal_year_in_any_form(tmp_path):
+    from kg import Tsunagari
+
+    for form in ("令和7年度", "R7", "FY2025"):
+        result = CliRunner().invoke(cli, ["build", str(DATA / "small.csv"), "--fiscal-year", form, "--no-embed",
+                                          "--programme", "p", "--store", str(tmp_path / "store"), "--quiet"])
+        assert result.exit_code == 0, result.output
+        assert {p["fiscal_year"] for p in Tsunagari.open(tmp_path / "store").projects()} == {2025}
+    with pytest.raises(KgError, match="give the year the fiscal year starts in, with four digits"):
+        Tsunagari.build([DATA / "small.csv"], tmp_path / "other", embed=False, fiscal_year=25)

@@ -270,3 +270,22 @@ def test_concept_hierarchy(graph):
     for row in rows:
         assert (row["broader_id"] is None) == (row["ancestors"] == 0), row
         assert row["including_narrower"] >= row["direct"]
+
+
+def documented_columns(description: str) -> list[str]:
+    """The column names a header's "Columns: a, b (note, with commas), c." lists, in order."""
+    depth, kept = 0, []
+    for char in description.split("Columns:", 1)[1]:
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and char != ")":
+            kept.append(char)
+    listed = re.split(r"\.(?:\s|$)|;", "".join(kept), maxsplit=1)[0]
+    return [m.group(1) for item in listed.split(",") if (m := re.match(r"\s*(?:and\s+)?(\w+)", item))]
+
+
+@pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
+def test_documented_columns_are_the_answers_columns_in_order(path):
+    description = header(path)["description"]
+    assert "Columns:" in description, f"{path.name}: the description must list its columns"
+    projected = [str(v) for v in prepareQuery(path.read_text(encoding="utf-8")).algebra["PV"]]
+    assert documented_columns(description) == projected

@@ -412,3 +412,32 @@ def test_serve_command_help_and_missing_store(tmp_path):
     assert "--max-rows" in CliRunner().invoke(serve, ["--help"]).output
     result = CliRunner().invoke(serve, ["--store", str(tmp_path / "none")])
     assert result.exit_code == 1 and "no store here" in result.output
+
+
+def test_serve_on_a_port_in_use_is_one_clear_line(built_store):
+    """It used to say it was serving, then print uvicorn's error."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(serve, ["--store", str(built_store), "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in result.output
+    assert "pick another --port" in result.output and "serving" not in result.output
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("SELEC", "unexpected end of the query after 'SELEC'"),
+    ("SELECT * WHERE { ?s ?p }", "unexpected end of the query after 'SELECT * WHERE { ?s ?p }'"),
+    ("SELECT * WHERE { ?s ?p ?o . ?s <a> ?o ?x }", "column 37 (after '* WHERE { ?s ?p ?o . ?s <a> ?'"),
+])
+def test_syntax_errors_say_where_and_what(query, expected):
+    import pyoxigraph
+
+    from kg.server.answer import syntax_message
+
+    with pytest.raises(SyntaxError) as error:
+        pyoxigraph.Store().query(query)
+    message = syntax_message(query, str(error.value))
+    assert expected in message
+    assert not message.rstrip().endswith("expected"), message     # never an empty "expected"

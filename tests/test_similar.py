@@ -297,3 +297,23 @@ def test_latin_place_names(text, prefectures, places):
 
     profile = query_profile(text)
     assert profile.places == places and profile.prefectures == prefectures
+
+
+def test_similar_to_a_bare_number_suggests_the_id(kg):
+    with pytest.raises(NotFound, match="did you mean cao-kodoku-npo-model-fy2024-035"):
+        kg.similar("035")
+
+
+@pytest.mark.parametrize("top", [0, -1, 2.5, True, "3"])
+def test_top_must_be_a_whole_number_of_results(kg, top):
+    """numpy's own error came out of the ranking for 0 and below."""
+    with pytest.raises(KgError, match="give the number of results as a whole number"):
+        kg.similar(P(35), top=top)
+    with pytest.raises(KgError, match="give the number of results as a whole number"):
+        kg.search("men's shed", top=top)
+
+
+def test_top_may_be_a_numpy_integer(kg):
+    import numpy as np
+
+    assert len(kg.similar(P(35), top=np.int64(3))) == 3

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from kg.errors import counted
 from kg.cli.common import echo_json, echo_text, filter_options, open_store, store_option, translate_errors
 
 
@@ -14,6 +15,8 @@ from kg.cli.common import echo_json, echo_text, filter_options, open_store, stor
 @translate_errors
 def projects(store, as_json, as_csv, **filters) -> None:
     """List projects, optionally filtered."""
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv are two formats: give one")
     found = open_store(store).projects(**filters)
     if as_json:
         echo_json(found)
@@ -25,7 +28,7 @@ def projects(store, as_json, as_csv, **filters) -> None:
         for p in found:
             places = "、".join(r["name"] for r in p["regions"])
             echo_text(f"{p['id']}  {p['title']}  [{p['organization']['name']}; {places}]")
-        echo_text(f"({len(found)} projects)")
+        echo_text(f"({counted(len(found), 'project')})")
 
 
 @click.command()
@@ -65,7 +68,7 @@ def problems(store) -> None:
     found = open_store(store).problems
     for problem in found:
         echo_text(str(RowError(**problem)))
-    echo_text(f"({len(found)} problems)")
+    echo_text(f"({counted(len(found), 'problem')})")
 
 
 COMMANDS = [projects, show, problems]

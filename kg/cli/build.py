@@ -7,13 +7,27 @@ import click
 
 from kg.api import Tsunagari
 from kg.cli.common import echo_text, store_option, translate_errors
+from kg.errors import counted
+
+
+def _fiscal_year(context, parameter, value: str | None) -> int | None:
+    from kg.sources.fields import parse_fiscal_year
+
+    if value is None:
+        return None
+    year = parse_fiscal_year(value)
+    if year is None:
+        raise click.BadParameter(f"{value!r} is not a fiscal year — give it as 2025, FY2025, 令和7年度 or R7",
+                                 context, parameter)
+    return year
 
 
 @click.command()
 @click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
 @store_option
-@click.option("--fiscal-year", type=int,
-              help="Fiscal year of the sources: overrides what they state, with a warning (not the bundled list's).")
+@click.option("--fiscal-year", callback=_fiscal_year, metavar="YEAR",
+              help="Fiscal year of the sources (2025, FY2025, 令和7年度 or R7): overrides what they state, with a "
+                   "warning (not the bundled list's).")
 @click.option("--programme",
               help="Programme id of the sources (kg/data/programmes.csv): overrides what they state, with a warning.")
 @click.option("--embed/--no-embed", default=True, show_default=True,
@@ -34,7 +48,7 @@ def build(sources, store, fiscal_year, programme, embed, model, similar_links, q
                                 progress=False if quiet else None)
     for problem in report.problems:
         echo_text(str(problem), err=True)
-    echo_text(f"built {report.projects} projects, {report.triples} triples in {report.seconds:.1f}s "
+    echo_text(f"built {counted(report.projects, 'project')}, {report.triples} triples in {report.seconds:.1f}s "
               f"-> {report.generation}")
     echo_text(f"skipped rows: {len(report.skipped)}; warnings: {len(report.warnings)}")
 

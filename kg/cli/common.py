@@ -78,7 +78,8 @@ def filter_options(command: F) -> F:
         ("--block", "Regional block (kanto, 近畿, ...)."),
         ("--target-group", "Target-group id (includes narrower ones), e.g. youth."),
         ("--theme", "Theme id (includes narrower ones), e.g. men-shed."),
-        ("--legal-form", "Legal form id, e.g. npo, general-association."),
+        ("--legal-form", "Legal form: its id (npo, certified-npo, general-association, social-welfare-corporation...) "
+                         "or its Japanese name (特定非営利活動法人, 一般社団法人...)."),
     )):
         command = click.option(name, help=help_text)(command)
     return click.option("--fiscal-year", type=int, help="Fiscal year, e.g. 2024.")(command)

@@ -8,11 +8,13 @@ from kg.shapes import Result
 from kg.cli.common import echo_json, echo_text, filter_options, open_store, store_option, translate_errors
 
 
-def print_results(results: list[Result], as_json: bool) -> None:
-    """Ranked results, each with its reasons in one line (or JSON)."""
+def print_results(results: list[Result], as_json: bool, filtered: bool = False) -> None:
+    """Ranked results, each with its reasons in one line (or JSON); ``filtered``: filters were given."""
     if as_json:
         echo_json(results)
         return
+    if not results:
+        echo_text("(no results — no project passes the filters)" if filtered else "(no results)")
     for rank, r in enumerate(results, start=1):
         why = r["why"]
         reasons = [f"embedding {why['embedding']:.3f}"]
@@ -46,7 +48,7 @@ def result_options(command):
 @translate_errors
 def similar(project_id, store, top, as_json, **filters) -> None:
     """Projects like PROJECT_ID, with why (stored vectors: no model load)."""
-    print_results(open_store(store).similar(project_id, top=top, **filters), as_json)
+    print_results(open_store(store).similar(project_id, top=top, **filters), as_json, any(filters.values()))
 
 
 @click.command()
@@ -55,7 +57,7 @@ def similar(project_id, store, top, as_json, **filters) -> None:
 @translate_errors
 def search(text, store, top, as_json, **filters) -> None:
     """Projects matching TEXT in any language (e.g. "men's shed", 不登校, 은둔형 외톨이)."""
-    print_results(open_store(store).search(text, top=top, **filters), as_json)
+    print_results(open_store(store).search(text, top=top, **filters), as_json, any(filters.values()))
 
 
 @click.command()

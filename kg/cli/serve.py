@@ -1,11 +1,14 @@
 """`tsunagari serve`: the search pages and the SPARQL endpoint over HTTP (uvicorn loads only when it runs)."""
 from __future__ import annotations
 
+import errno
+import os
 import re
+import socket
 
 import click
 
-from kg.cli.common import echo_text, open_store, store_option, translate_errors
+from kg.cli.common import echo_text, fail, open_store, store_option, translate_errors
 
 
 class Size(click.ParamType):
@@ -54,11 +57,27 @@ def serve(store, host, port, timeout, max_rows, max_bytes, max_memory, processes
         from kg.server.app import create_app
     except ImportError as error:
         raise click.ClickException(f"{error} — install the server dependencies: pip install -e .") from None
-    app = create_app(open_store(store), timeout=timeout, max_rows=max_rows, processes=processes,
+    opened = open_store(store)
+    listening = listen(host, port)    # before the workers start: a port in use is one clear line
+    app = create_app(opened, timeout=timeout, max_rows=max_rows, processes=processes,
                      max_bytes=max_bytes, max_memory=max_memory, queue=queue)
     app.state.site.warm()            # start the workers here, so a failure is one clear line
-    echo_text(f"serving {store} on http://{host}:{port}/ (SPARQL at /sparql); Ctrl-C stops", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    address = listening.getsockname()
+    shown = f"[{address[0]}]" if listening.family == socket.AF_INET6 else address[0]
+    echo_text(f"serving {store} on http://{shown}:{address[1]}/ (SPARQL at /sparql); Ctrl-C stops", err=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="info", server_header=False)).run(sockets=[listening])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (port 0: any free one), or one clear error."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        hint = ("another program listens there: stop it, or pick another --port (0: any free one)"
+                if error.errno == errno.EADDRINUSE else "check --host and --port")
+        raise fail(f"cannot listen on {host}:{port} ({reason}) — {hint}") from None
 
 
 COMMANDS = [serve]

@@ -41,6 +41,17 @@ _PREFIXES: list[tuple[str, str]] = sorted([
 
 # A cooperative carries its legal form inside its name (鳥取医療生活協同組合), so the name keeps it.
 _INNER_FORMS = [("生活協同組合", "consumer-cooperative")]
+
+
+def legal_form_id(value: str) -> str | None:
+    """The legal form a filter names: its id, its Japanese or English name, or a written prefix
+    ("npo", "NPO法人", "一般社団法人", "General incorporated association"); None when none matches."""
+    key = match_key(value)
+    for form in LEGAL_FORMS.values():
+        if key in (match_key(form.id), match_key(form.ja), match_key(form.en)):
+            return form.id
+    return next((form_id for written, form_id in _PREFIXES + _INNER_FORMS if match_key(written) == key), None)
+
 _TRADE_NAME = re.compile(r"\s*屋号\s*[「『](?P<trade>[^」』]+)[」』]\s*")
 _DEPARTMENT = re.compile(r"^(?P<name>.+?)\s+(?P<dept>\S+(?:部|課|室|支部))$")
 

@@ -119,7 +119,8 @@ _AT = re.compile(r"error at (\d+):(\d+): (.*)", re.DOTALL)
 _CHARACTER_CLASS = re.compile(r"\[[^\]\n]*\]")
 
 
-def syntax_message(query: str, error: str, max_rows: int = 10_000, prefixes: dict[str, str] | None = None) -> str:
+def syntax_message(query: str, error: str, max_rows: int | None = 10_000,
+                   prefixes: dict[str, str] | None = None) -> str:
     """Oxigraph's parse error as a user reads it: where, what was expected, and for common slips what to do.
 
     >>> syntax_message("SELECT * { ?s ?p ?o } LIMIT 99999999999999999999", "error at 1:50: expected one of "
@@ -133,8 +134,9 @@ def syntax_message(query: str, error: str, max_rows: int = 10_000, prefixes: dic
     where = f"SPARQL syntax error at line {line}, column {column}"
     if "The query limit should be" in rest or "The query offset should be" in rest:
         word = "LIMIT" if "limit" in rest else "OFFSET"
-        return (f"{where}: {word} must be a whole number from 0 to {LARGEST} — this endpoint sends at most "
-                f"{max_rows} rows anyway; lower the number or leave the {word} out")
+        cap = f"this endpoint sends at most {max_rows} rows anyway; " if max_rows is not None else ""
+        return (f"{where}: {word} must be a whole number from 0 to {LARGEST} — {cap}lower the number or leave "
+                f"the {word} out")
     if "Prefix not found" in rest:
         unknown = undeclared_prefixes(query, prefixes or {})
         named = ", ".join(f"{p}:" for p in unknown) or "a prefix"
@@ -144,16 +146,29 @@ def syntax_message(query: str, error: str, max_rows: int = 10_000, prefixes: dic
     rest = re.sub(r"(,\s*)+", ", ", rest).strip(" ,")
     if len(rest) > 300:
         rest = rest[:300].rsplit(",", 1)[0] + ", …"
-    near = _near(query, int(line), int(column))
-    return f"{where}{f' (near {near!r})' if near else ''}: {rest}"
+    if rest in ("expected", "expected one of"):       # only character classes were expected
+        rest = "a keyword, name or term misspelt or missing here"
+    before, after = _around(query, int(line), int(column))
+    if not query[len(query.rstrip()):] and not after and query.rstrip().endswith(before.rstrip()):
+        # At the very end: a word before is misspelt or something is missing (an object, a brace).
+        return (f"{where}: unexpected end of the query after {before!r} ({rest}) — check the spelling of the "
+                "keywords (SELECT, WHERE, LIMIT…), that each triple has a subject, a predicate and an object, "
+                "and that every { has its }")
+    near = f"after {before!r}" if before else f"at {after!r}"
+    return f"{where} ({near}): {rest}"
 
 
-def _near(query: str, line: int, column: int) -> str:
+def _around(query: str, line: int, column: int) -> tuple[str, str]:
+    """Up to 30 characters before the error's column (from a word start) and 15 from it, on its line."""
     lines = query.splitlines()
     if not 0 < line <= len(lines):
-        return ""
+        return "", ""
     text = lines[line - 1]
-    return text[max(0, column - 21):column + 10].strip()
+    start = max(0, column - 1 - 30)
+    if start:
+        space = text.find(" ", start, column - 1)
+        start = space + 1 if space >= 0 else start
+    return text[start:column - 1].strip(), text[column - 1:column + 14].strip()
 
 
 def undeclared_prefixes(query: str, predeclared: Iterable[str] = ()) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from kg.errors import RowError, SourceError
-from kg.sources.fields import SourceRow
+from kg.sources.fields import SourceRow, parse_fiscal_year
 from kg.sources.read import SourceRead
 
 Rows = Iterator[tuple[SourceRow | None, list[RowError]]]
@@ -75,6 +75,9 @@ def open_source(path: Path | str, *, fiscal_year: int | None = None, programme: 
     """
     from kg.sources.programmes import programme_by_id
 
+    if fiscal_year is not None and parse_fiscal_year(fiscal_year) != fiscal_year:
+        raise SourceError(f"fiscal year {fiscal_year!r}: give the year the fiscal year starts in, with four "
+                          "digits (e.g. 2025 for 令和7年度)")
     path = Path(path)
     if path.is_file() and path.resolve() == bundled_source().resolve():
         fiscal_year = programme = None
