@@ -49,6 +49,8 @@ def test_tokens_keep_strings_iris_and_words_whole():
     ("SELECT * { SERVICE <http://e/sparql> { ?s ?p ?o } }", "SERVICE"),
     ("SELECT * { ?s ?p ?o .SERVICE <http://e/sparql> { ?s ?p ?o } }", "SERVICE"),      # glued to the dot
     ("SELECT * { ?s ?p 1.service silent <http://e/> { } }", "SERVICE"),
+    ("SELECT * { ?s ?p 1SERVICE <http://e/sparql> { ?s ?p ?o } }", "SERVICE"),       # glued to a number
+    ("SELECT * { ?s ?p -1e5service <http://e/sparql> { ?s ?p ?o } }", "SERVICE"),
     ("SELECT * FROM <http://e/g> { ?s ?p ?o }", "FROM"),
     ("select * from named <http://e/g> { graph ?g { ?s ?p ?o } }", "FROM"),
     ('SELECT * { ?s ex:service "SERVICE" ; <http://e/FROM> ?from } # SERVICE', None),
@@ -57,3 +59,21 @@ def test_tokens_keep_strings_iris_and_words_whole():
 ])
 def test_leaving_keyword(text, keyword):
     assert leaving_keyword(text) == keyword
+
+
+@pytest.mark.parametrize("glue", ["", " ", ".", "1", "-1", "+1", "1.5", "1.", "1e5", "1E-5", "true", '"x"', "'x'",
+                                  "<urn:x>", "?o", "$o", "_:b", "a", ";", ",", "}", ")", "@", "^^", "0x", "1_"])
+@pytest.mark.parametrize("keyword", ["SERVICE", "service", "SeRvIcE"])
+def test_every_service_oxigraph_reads_is_refused(glue, keyword):
+    """Differential check against the engine: whatever comes right before the keyword, if Oxigraph reads the
+    query (it then tries the loopback service, port 9, and fails to connect), the guard must refuse it."""
+    import pyoxigraph
+
+    query = f"SELECT * WHERE {{ ?s ?p {glue}{keyword} <http://127.0.0.1:9/sparql> {{ ?a ?b ?c }} }}"
+    try:
+        list(pyoxigraph.Store().query(query))
+    except SyntaxError:
+        return                              # not a query: the engine never runs it
+    except OSError:
+        pass                                # read, and the service tried
+    assert leaving_keyword(query) == "SERVICE", query

@@ -34,6 +34,7 @@ _TOKEN = re.compile(r'''
   | (?P<word>[^\W\d]?[\w\-.]*:?[\w\-.]*)
   | (?P<other>.)
 ''', re.VERBOSE | re.DOTALL)
+_LETTERS = re.compile(r"[^\W\d_]+")
 _LONG_END = {'"""': re.compile(r'[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*(?:"""|\Z)', re.DOTALL),
              "'''": re.compile(r"[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*(?:'''|\Z)", re.DOTALL)}
 
@@ -76,14 +77,18 @@ def first_update_keyword(text: str) -> str | None:
 def keywords(text: str) -> Iterator[str]:
     """Every bare word outside strings, IRIs and comments, upper-cased, in order.
 
-    A word token is split at dots, because a keyword may follow a dot with no space (``?o .SERVICE``);
-    prefixed names (``ex:drop``) are not keywords and are skipped.
+    A word token is split into its runs of letters, because a keyword may follow a dot or a number with
+    no space (``?o .SERVICE``, ``?p 1SERVICE``: the engine reads ``1`` and then the keyword); prefixed
+    names (``ex:drop``) are not keywords and are skipped.
+
+        >>> list(keywords("?s ?p 1.5SERVICE <x>"))
+        ['SERVICE']
     """
     for kind, value in tokens(text):
         if kind == "word":
             for part in value.split("."):
                 if part and ":" not in part:
-                    yield part.upper()
+                    yield from (run.upper() for run in _LETTERS.findall(part))
 
 
 def update_keyword_anywhere(text: str) -> str | None:
@@ -104,7 +109,10 @@ def leaving_keyword(text: str) -> str | None:
         >>> leaving_keyword('SELECT * { ?s ex:service "FROM" }') is None
         True
     """
-    return next((word for word in keywords(text) if word in LEAVING_KEYWORDS), None)
+    # Inside a word too: the engine reads a keyword glued to another one ("trueSERVICE" is true, SERVICE),
+    # and no other keyword or function name contains either.
+    return next((keyword for word in keywords(text) for keyword in sorted(LEAVING_KEYWORDS) if keyword in word),
+                None)
 
 
 __all__ = ["first_update_keyword", "update_keyword_anywhere", "leaving_keyword", "keywords", "tokens",
