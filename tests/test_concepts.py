@@ -723,3 +723,21 @@ def test_suggested_concepts_are_the_reviewed_ones(real_store):
     for number, concepts in found.items():
         assert not {c for _, c in concepts} & {c for n, c in DISPUTED + NOT_SUGGESTED if n == number}
         assert all(0.5 <= m.score <= 1.0 and m.via for m in suggestions[f"cao-kodoku-npo-model-fy2024-{number:03d}"])
+
+
+def test_stemming_from_many_threads_gives_the_same_stems():
+    """The server searches on several threads; one shared Snowball stemmer mixed their words (wrong stems,
+    kept in the cache, and IndexError)."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kg.normalize.inflection import stem
+
+    rng = random.Random(7)
+    words = sorted({"".join(rng.choice("abcdefghijlmnoprstuv") for _ in range(rng.randint(5, 14)))
+                    for _ in range(6_000)})
+    stem.cache_clear()
+    with ThreadPoolExecutor(8) as pool:
+        threaded = list(pool.map(lambda w: (stem(w, "pt"), stem(w, "es")), words, chunksize=1))
+    stem.cache_clear()
+    assert threaded == [(stem(w, "pt"), stem(w, "es")) for w in words]

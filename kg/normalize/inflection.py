@@ -21,6 +21,7 @@ they did not find.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
@@ -28,6 +29,7 @@ from functools import lru_cache
 STEMMERS = {"pt": "portuguese", "es": "spanish"}
 MIN_STEM = 4
 _WORD = re.compile(r"[^\W_]+")
+_STEMMING = threading.Lock()
 
 
 def fold_accents(text: str) -> str:
@@ -44,9 +46,12 @@ def _stemmer(language: str):
 
 @lru_cache(maxsize=65536)
 def stem(word: str, language: str) -> str:
-    """The accent-folded Snowball stem of one lower-case word in ``language`` (pt or es)."""
+    """The accent-folded Snowball stem of one lower-case word in ``language`` (pt or es); thread-safe."""
     folded = fold_accents(word)
-    return fold_accents(_stemmer(language).stemWord(folded)) if folded.isascii() else ""
+    if not folded.isascii():
+        return ""
+    with _STEMMING:         # a Snowball stemmer keeps its word in itself: two threads would mix theirs
+        return fold_accents(_stemmer(language).stemWord(folded))
 
 
 def words(text: str) -> list[tuple[int, int, str]]:
