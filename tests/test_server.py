@@ -441,3 +441,17 @@ def test_syntax_errors_say_where_and_what(query, expected):
     message = syntax_message(query, str(error.value))
     assert expected in message
     assert not message.rstrip().endswith("expected"), message     # never an empty "expected"
+
+
+@pytest.mark.parametrize("deep", [
+    "SELECT * WHERE " + "{" * 3000 + "}" * 3000,                                  # killed a worker (SIGSEGV)
+    "SELECT * WHERE { FILTER(" + "!" * 10_000 + "true) }",
+    "SELECT * WHERE { " + "OPTIONAL { " * 3000 + "}" * 3001,
+])
+def test_a_deeply_nested_query_is_refused_before_the_engine(url, deep):
+    status, _, body = fetch(f"{url}/sparql", data=deep.encode(), content_type="application/sparql-query")
+    assert status == 400 and b"levels deep" in body and b"the limit is 256" in body, body
+    nested = "SELECT (COUNT(*) AS ?n) WHERE " + "{" * 200 + " ?p a schema:Project " + "}" * 200
+    status, _, body = fetch(f"{url}/sparql", data=nested.encode(), content_type="application/sparql-query",
+                            accept="application/sparql-results+json")
+    assert status == 200 and b'"77"' in body, body

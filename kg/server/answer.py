@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from kg.server import formats
-from kg.server.guard import first_update_keyword, leaving_keyword, tokens, update_keyword_anywhere
+from kg.server.guard import (MAX_NESTING, first_update_keyword, leaving_keyword, nesting_depth, tokens,
+                             update_keyword_anywhere)
 
 TEXT = "text/plain; charset=utf-8"
 READ_ONLY = ("this endpoint is read-only: SPARQL Update ({}) is refused — "
@@ -74,6 +75,10 @@ def answer(store, job: Job, prefixes: dict[str, str] | None = None) -> Reply:
     if leaving == "FROM":
         return Reply.text(400, "FROM and FROM NAMED are not supported: this endpoint has one default graph "
                                "— remove the dataset clause")
+    depth = nesting_depth(job.query)
+    if depth > MAX_NESTING:           # deeper, the engine's parser can overflow its stack and kill the worker
+        return Reply.text(400, f"the query nests {depth:,} levels deep (brackets and '!'); the limit is "
+                               f"{MAX_NESTING} — write it flatter")
     try:
         result = store.query(job.query, prefixes=prefixes)
     except SyntaxError as error:
