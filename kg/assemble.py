@@ -75,6 +75,13 @@ class Assembler:
         Rows without a number get the lowest number no other row of the source states (read with
         ``source.numbers()``, a second pass, only if such a row exists).
         """
+        same = next((s.name for s in self.sources if s.sha256 == source.sha256), None)
+        if same is not None:
+            # A copy under another name: its rows would all be duplicates, and one source has one name.
+            self.problems.append(RowError(source.name, 1, "", f"the same content as {same} (SHA-256 "
+                                          f"{source.sha256[:16]}…), which is already read: not read again",
+                                          "name each list once", level="warning"))
+            return
         used: set[int] | None = None
         next_number, loaded = 1, 0
         for row, problems in source.rows():

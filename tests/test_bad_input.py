@@ -231,3 +231,18 @@ def test_two_title_columns_warn_and_the_first_is_read(tmp_path):
 def test_a_directory_is_said_to_be_a_directory(tmp_path):
     with pytest.raises(SourceError, match=r"is a directory — give the list file itself"):
         read_source(tmp_path)
+
+
+def test_the_same_list_under_two_names_is_read_once_with_a_warning(tmp_path):
+    """A copy under another name failed the whole build (one source, two names, in SHACL)."""
+    import shutil
+
+    from kg import Tsunagari
+
+    first = Path(__file__).parent / "data" / "small.csv"
+    copy = shutil.copy(first, tmp_path / "copy.csv")
+    kg, report = Tsunagari.build([first, copy], tmp_path / "store", embed=False, fiscal_year=2024, programme="p")
+    alone, _ = Tsunagari.build([first], tmp_path / "alone", embed=False, fiscal_year=2024, programme="p")
+    assert [p["id"] for p in kg.projects()] == [p["id"] for p in alone.projects()]
+    assert [(w.file, w.level) for w in report.warnings] == [("copy.csv", "warning")]
+    assert "the same content as small.csv" in report.warnings[0].message and not report.skipped

@@ -263,6 +263,36 @@ def test_a_dead_worker_is_replaced(kg):
         pool.close()
 
 
+def test_a_worker_that_cannot_start_is_started_at_the_next_query(kg, monkeypatch):
+    """Out of file descriptors (a flood of connections), the replacement of a dead worker failed and the
+    endpoint answered 503 "busy" for good."""
+    import errno
+
+    from kg.server import worker as workers
+
+    pool = QueryPool(kg.folder / "oxigraph", timeout=TIMEOUT, processes=1)
+    pool.start()
+    try:
+        (worker,) = pool._all
+        real = workers._Worker
+        failures = iter([OSError(errno.EMFILE, "Too many open files")])
+
+        def starting(*args, **kwargs):
+            failure = next(failures, None)
+            if failure:
+                raise failure
+            return real(*args, **kwargs)
+        monkeypatch.setattr(workers, "_Worker", starting)
+        worker.process.kill()
+        worker.process.wait()
+        assert pool.run(Job("ASK { ?s ?p ?o }", fmt="json")).status == 500       # and its replacement failed
+        assert not pool._all
+        assert pool.run(Job("ASK { ?s ?p ?o }", fmt="json")).body == b'{"head": {}, "boolean": true}'
+        assert len(pool._all) == 1
+    finally:
+        pool.close()
+
+
 @pytest.mark.parametrize("accept, fmt, expected", [
     (None, None, "json"),
     ("*/*", None, "json"),
@@ -455,3 +485,47 @@ def test_a_deeply_nested_query_is_refused_before_the_engine(url, deep):
     status, _, body = fetch(f"{url}/sparql", data=nested.encode(), content_type="application/sparql-query",
                             accept="application/sparql-results+json")
     assert status == 200 and b'"77"' in body, body
+
+
+def test_a_request_that_never_arrives_is_closed_and_others_are_served(kg):
+    """Half-sent requests (slowloris) were held for ever: thousands of them used up the file descriptors."""
+    import socket
+
+    with serve_in_thread(create_app(kg, timeout=TIMEOUT, max_rows=MAX_ROWS), request_seconds=1.0) as base:
+        host, port = base.removeprefix("http://").split(":")
+        stalled = []
+        for partial in (b"GET / HTTP/1.1\r\nHost: x\r\nX-a: ", b"POST /sparql HTTP/1.1\r\nHost: x\r\n"
+                        b"Content-Type: application/sparql-query\r\nContent-Length: 100\r\n\r\nASK"):
+            conn = socket.create_connection((host, int(port)))
+            conn.sendall(partial)
+            stalled.append(conn)
+        assert fetch(f"{base}/sparql?query={quote('ASK { ?s ?p ?o }')}")[0] == 200     # served meanwhile
+        start = time.monotonic()
+        for conn in stalled:
+            conn.settimeout(10)
+            assert conn.recv(1024) == b""                 # closed by the server, without an answer
+            conn.close()
+        assert time.monotonic() - start < 5
+        # An answer that takes longer than the deadline is not cut: only the request's arrival is timed.
+        status, _, body = fetch(f"{base}/sparql?query={quote(SLOW)}")
+        assert status == 503 and b"time limit" in body
+
+
+def test_a_form_with_too_many_fields_is_refused(url):
+    body = b"query=" + quote("ASK { ?s ?p ?o }").encode() + b"&" + b"a=1&" * 200_000
+    status, _, answer = fetch(f"{url}/sparql", data=body, content_type="application/x-www-form-urlencoded")
+    assert status == 400 and b"more than 100 form fields" in answer
+    status, _, answer = fetch(f"{url}/sparql", data=b"query=" + quote("ASK { ?s ?p ?o }").encode() + b"&a=1",
+                              content_type="application/x-www-form-urlencoded",
+                              accept="application/sparql-results+json")
+    assert status == 200 and b"true" in answer
+
+
+def test_xml_answers_are_well_formed_whatever_the_strings_hold(url):
+    import xml.etree.ElementTree as ET
+
+    query = 'SELECT ?x WHERE { BIND("a\\uFFFEb\\uFFFFc\\u0001d\\uD7FFe" AS ?x) }'
+    status, _, body = fetch(f"{url}/sparql?query={quote(query)}&format=xml")
+    assert status == 200
+    literal = ET.fromstring(body).find(".//{http://www.w3.org/2005/sparql-results#}literal")
+    assert literal is not None and literal.text == "abcd\ud7ffe"

@@ -55,6 +55,7 @@ def serve(store, host, port, timeout, max_rows, max_bytes, max_memory, processes
         import uvicorn
 
         from kg.server.app import create_app
+        from kg.server.connection import server_config
     except ImportError as error:
         raise click.ClickException(f"{error} — install the server dependencies: pip install -e .") from None
     opened = open_store(store)
@@ -65,7 +66,7 @@ def serve(store, host, port, timeout, max_rows, max_bytes, max_memory, processes
     address = listening.getsockname()
     shown = f"[{address[0]}]" if listening.family == socket.AF_INET6 else address[0]
     echo_text(f"serving {store} on http://{shown}:{address[1]}/ (SPARQL at /sparql); Ctrl-C stops", err=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="info", server_header=False)).run(sockets=[listening])
+    uvicorn.Server(server_config(app, log_level="info")).run(sockets=[listening])
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -7,11 +7,14 @@ import threading
 import time
 from typing import Iterator
 
+from kg.server.connection import REQUEST_SECONDS, server_config
+
 STARTUP_SECONDS = 120.0
 
 
 @contextlib.contextmanager
-def serve_in_thread(app, host: str = "127.0.0.1", log_level: str = "warning") -> Iterator[str]:
+def serve_in_thread(app, host: str = "127.0.0.1", log_level: str = "warning",
+                    request_seconds: float = REQUEST_SECONDS) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL, e.g. ``http://127.0.0.1:54321``.
 
     >>> with serve_in_thread(create_app(kg)) as url:          # doctest: +SKIP
@@ -23,7 +26,7 @@ def serve_in_thread(app, host: str = "127.0.0.1", log_level: str = "warning") ->
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="on", server_header=False))
+    server = uvicorn.Server(server_config(app, log_level=log_level, lifespan="on", request_seconds=request_seconds))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + STARTUP_SECONDS

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any, Callable, Iterable, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
@@ -217,9 +218,12 @@ def _xml_term(term: Any) -> str:
     return f"<literal>{value}</literal>"
 
 
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _xml_safe(text: str) -> str:
-    """Drop the control characters XML 1.0 cannot carry."""
-    return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
+    """Drop the characters XML 1.0 cannot carry: controls, lone surrogates, U+FFFE and U+FFFF."""
+    return _NOT_XML.sub("", text)
 
 
 def _csv_line(values: list[str]) -> str:

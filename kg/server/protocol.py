@@ -37,6 +37,8 @@ def _reply(reply: Reply) -> Response:
 def _error(status: int, message: str) -> Response:
     return _reply(Reply.text(status, message))
 
+MAX_FORM_FIELDS = 100      # the protocol needs a handful: query, format, graph URIs
+
 
 async def sparql(request: Request) -> Response:
     """The endpoint: read the query from the request, run it in a worker, answer in the negotiated format."""
@@ -56,7 +58,12 @@ async def sparql(request: Request) -> Response:
         if kind == "application/sparql-update":
             return _reply(refuse_update("application/sparql-update"))
         if kind == "application/x-www-form-urlencoded":
-            for key, values in parse_qs(text, keep_blank_values=True).items():
+            try:        # a megabyte of "a=1&" took the event loop for a second per request
+                fields = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+            except ValueError:
+                return _error(400, f"more than {MAX_FORM_FIELDS} form fields — send query=... and at most "
+                                   "a format")
+            for key, values in fields.items():
                 params.setdefault(key, []).extend(values)
         elif kind == "application/sparql-query":
             params.setdefault("query", []).append(text)

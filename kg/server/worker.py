@@ -56,9 +56,14 @@ class _Worker:
     def __init__(self, folder: Path, max_memory: int | None, prefixes: dict[str, str]) -> None:
         ours, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "RUST_BACKTRACE": "0"}
-        self.process = subprocess.Popen([sys.executable, "-m", "kg.server._child", str(theirs.fileno())],
-                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
-        theirs.close()
+        try:
+            self.process = subprocess.Popen([sys.executable, "-m", "kg.server._child", str(theirs.fileno())],
+                                            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         self.conn = Connection(ours.detach())
         self.conn.send({"folder": str(folder), "max_memory": max_memory, "prefixes": prefixes})
         self.ready = False
@@ -116,6 +121,7 @@ class QueryPool:
         self.notes: list[str] = []
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
+        self._refilling = threading.Lock()
         self._lock = threading.Lock()
         self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=processes, thread_name_prefix="sparql")
@@ -169,9 +175,21 @@ class QueryPool:
         worker.stop()
         with self._lock:
             self._all.discard(worker)
-            if self._closed:
-                return
-        self._idle.put(self._spawn())
+        self._refill()
+
+    def _refill(self) -> None:
+        """Start workers up to ``processes``. One that cannot start (no file descriptors or memory left,
+        say under a flood of connections) is tried again at the next query instead of being lost."""
+        with self._refilling:
+            while True:
+                with self._lock:
+                    if self._closed or len(self._all) >= self.processes:
+                        return
+                try:
+                    self._idle.put(self._spawn())
+                except OSError as error:
+                    log.error("cannot start a query process (%s); trying again at the next query", error)
+                    return
 
     async def answer(self, job: Job) -> Reply:
         """Answer a job without holding a thread while it waits: queue it, or say "busy" at once.
@@ -203,6 +221,7 @@ class QueryPool:
 
     def run(self, job: Job) -> Reply:
         """Answer a job within the time limit, or stop its worker and answer 503 (blocking; thread-safe)."""
+        self._refill()
         try:
             worker = self._idle.get(timeout=self.timeout)
         except queue.Empty:
