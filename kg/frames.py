@@ -25,7 +25,8 @@ PROJECT_COLUMNS = ("id", "fiscal_year", "number", "title", "organization", "lega
                    "municipalities", "municipality_codes", "blocks", "target_groups", "themes",
                    "prior_adoption", "region_text", "programme")
 RESULT_COLUMNS = ("rank", "id", "title", "organization", "regions", "score", "embedding", "concepts",
-                  "shared_target_groups", "shared_themes", "related_via_broader", "region", "same_organization")
+                  "shared_target_groups", "shared_themes", "related_via_broader", "by_meaning", "region",
+                  "same_organization")
 LOCAL_LEVELS = ("municipality", "ward", "district")
 
 
@@ -96,7 +97,8 @@ def results_frame(results: Iterable[Result], *, labels: str = "ja", sep: str = "
     Returns:
         Columns: rank (1 = best), id, title, organization, regions, score (the hybrid score), embedding
         (cosine), concepts (shared-concept score), shared_target_groups, shared_themes, related_via_broader
-        (concepts met through a broader one), region (e.g. "same prefecture", or empty), same_organization.
+        (concepts met through a broader one), by_meaning (concepts matched by meaning, each with its score:
+        "若者 (0.87)"), region (e.g. "same prefecture", or empty), same_organization.
     """
     pd = pandas()
     _check_labels(labels)
@@ -109,6 +111,7 @@ def results_frame(results: Iterable[Result], *, labels: str = "ja", sep: str = "
             "regions": sep.join(r["regions"]), "score": r["score"], "embedding": why["embedding"],
             "concepts": why["concepts"], "shared_target_groups": names("shared_target_groups"),
             "shared_themes": names("shared_themes"), "related_via_broader": names("related_via_broader"),
+            "by_meaning": sep.join(f"{_label(c, labels)} ({c['score']:.2f})" for c in why.get("by_meaning", [])),
             "region": why["region"] or "", "same_organization": bool(why["same_organization"]),
         })
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))

@@ -109,6 +109,17 @@ def test_results_frame_flattens_why(kg):
     assert results_frame([]).empty and tuple(results_frame([]).columns) == RESULT_COLUMNS
 
 
+def test_results_frame_lists_the_concepts_matched_by_meaning():
+    why = {"embedding": 0.9, "concepts": 0.5, "shared_target_groups": [], "shared_themes": [],
+           "related_via_broader": [], "region": None, "same_organization": False,
+           "by_meaning": [{"scheme": "target-group", "id": "youth", "ja": "若者", "en": "Youth", "score": 0.871},
+                          {"scheme": "theme", "id": "men-shed", "ja": "メンズ・シェッド", "en": "Men's shed",
+                           "score": 0.64}]}
+    result = {"id": "p1", "title": "t", "organization": "o", "regions": [], "score": 1.0, "why": why}
+    assert results_frame([result]).iloc[0]["by_meaning"] == "若者 (0.87)、メンズ・シェッド (0.64)"
+    assert results_frame([result], labels="id", sep=", ").iloc[0]["by_meaning"] == "youth (0.87), men-shed (0.64)"
+
+
 def test_the_notebook_observations_hold(kg):
     """The numbers the prose of notebooks/explore.ipynb states, for the bundled FY2024 list."""
     counts = counts_by_prefecture(kg)

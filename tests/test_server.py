@@ -529,3 +529,40 @@ def test_xml_answers_are_well_formed_whatever_the_strings_hold(url):
     assert status == 200
     literal = ET.fromstring(body).find(".//{http://www.w3.org/2005/sparql-results#}literal")
     assert literal is not None and literal.text == "abcd\ud7ffe"
+
+
+def test_searches_beyond_the_gate_are_turned_away_at_once():
+    """Fifty long searches held every thread the pages share: project pages took 13 s."""
+    import asyncio
+
+    from kg.server.gate import Busy, Gate
+
+    async def scenario() -> list[str]:
+        gate, release, done = Gate("searches", running=1, waiting=1), threading.Event(), []
+
+        def work(name: str) -> str:
+            release.wait(10)
+            done.append(name)
+            return name
+        first = asyncio.create_task(gate.run(work, "first"))
+        await asyncio.sleep(0.1)
+        second = asyncio.create_task(gate.run(work, "second"))      # waits in line
+        await asyncio.sleep(0.1)
+        with pytest.raises(Busy, match="1 searches running and 1 waiting"):
+            await gate.run(work, "third")
+        release.set()
+        assert [await first, await second] == ["first", "second"]
+        assert await gate.run(work, "fourth") == "fourth"           # room again
+        return done
+    assert asyncio.run(scenario()) == ["first", "second", "fourth"]
+
+
+def test_a_busy_search_page_is_503_and_project_pages_still_answer(kg):
+    from kg.server.gate import Gate
+
+    app = create_app(kg, timeout=TIMEOUT, max_rows=MAX_ROWS)
+    with serve_in_thread(app) as base:
+        app.state.site.searches = Gate("searches", running=0, waiting=0)      # every search turned away
+        status, _, body = fetch(f"{base}/?q={quote('居場所')}")
+        assert status == 503 and "the server is busy" in body.decode()
+        assert fetch(f"{base}/project/cao-kodoku-npo-model-fy2024-035")[0] == 200

@@ -33,7 +33,9 @@ from starlette.templating import Jinja2Templates
 
 from kg.errors import EmbeddingError, KgError, NotFound
 from kg.shapes import ProjectView, Result
+from embeddings.encoder import available_cores
 from kg.server import facets, pages, protocol
+from kg.server.gate import Gate
 from kg.server.pages import Unavailable
 from kg.server.worker import QueryPool
 
@@ -47,6 +49,7 @@ WARM_SECONDS = 300.0        # how long a search waits for the model still loadin
 # title (1.2 s at 100,000 projects), and anyone can ask for a page that is not there.
 TITLE_SCAN_MAX = 20_000
 COUNTS_KEPT = 4_096         # listing totals remembered (a few ints each)
+SEARCHES_WAITING = 16       # searches that may wait for a running one to end; more get 503 at once
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -80,6 +83,9 @@ class Site:
         self.limits = limits
         self.timeout, self.max_rows = limits.timeout, limits.max_rows
         self.search_note: str | None = None
+        # Searches encode on every core: more at once only wait; a flood of them must not hold the threads
+        # that project pages and listings run in.
+        self.searches = Gate("searches", running=max(2, available_cores()), waiting=SEARCHES_WAITING)
         self._warmed = threading.Event()
         self._lock = threading.Lock()
         self._turtle: Path | None = None

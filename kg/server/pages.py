@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from kg.errors import KgError, NotFound
+from kg.server.gate import Busy
 from kg.shapes import ProjectView, Result
 
 if TYPE_CHECKING:
@@ -95,13 +96,13 @@ async def search(request: Request):
         filters = form.filters()
         top = form.limit()
         if form.q:
-            found = await run_in_threadpool(site.search, form.q, top=top, **filters)
+            found = await site.searches.run(site.search, form.q, top=top, **filters)
             context["results"] = await run_in_threadpool(_with_views, site, found)
         elif filters:
             # One page of views and a count: the whole listing of a large store is hundreds of thousands
             context["listing"] = await run_in_threadpool(site.kg.projects, limit=LISTING_MAX, **filters)
             context["listing_total"] = await run_in_threadpool(site.count, **filters)
-    except Unavailable as error:
+    except (Unavailable, Busy) as error:
         context["error"] = str(error)
         status = 503
     except KgError as error:
