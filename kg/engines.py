@@ -34,6 +34,7 @@ from typing import Any, BinaryIO, Callable, Iterator, Protocol, runtime_checkabl
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
+from kg.guard import MAX_NESTING, nesting_depth
 from kg.parameters import bind_values, sparql_term
 from kg.sparql import STANDARD_FORMATS, QueryError, QuerySyntaxError, SparqlResult, plain_value, run_query
 from kg.store import GRAPH, OXIGRAPH
@@ -130,6 +131,10 @@ class OxigraphEngine:
         return SparqlResult(columns, solutions=OxigraphSolutions(result, lambda: self._run(text)))
 
     def _run(self, text: str):
+        depth = nesting_depth(text)
+        if depth > MAX_NESTING:        # deeper, Oxigraph's recursive parser can overflow the stack: a crash
+            raise QueryError(f"the query nests {depth:,} levels deep (brackets and '!'); the limit is "
+                             f"{MAX_NESTING} — write it flatter")
         try:
             return self.store.query(text, prefixes=self._prefixes)
         except SyntaxError as error:

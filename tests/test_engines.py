@@ -190,6 +190,15 @@ def test_a_malformed_query_fails_alike(bundled, query):
     assert all(messages)
 
 
+def test_a_deeply_nested_query_is_an_error_not_a_crash(bundled):
+    """3,000 braces overflowed Oxigraph's parser: the process died (SIGSEGV)."""
+    oxigraph = next(engine for engine in bundled if isinstance(engine, OxigraphEngine))
+    with pytest.raises(QueryError, match="nests 3,000 levels deep .* the limit is 256"):
+        oxigraph.query("SELECT * WHERE " + "{" * 3000 + "}" * 3000)
+    nested = "SELECT (COUNT(*) AS ?n) WHERE " + "{" * 200 + " ?p a schema:Project " + "}" * 200
+    assert oxigraph.query(nested).records() == [{"n": 77}]
+
+
 def test_ask_and_construct(bundled):
     ask = "ASK { ?p a schema:Project ; schema:identifier ?id }"
     construct = "CONSTRUCT { ?p schema:identifier ?id } WHERE { ?p a schema:Project ; schema:identifier ?id }"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from kg.server.guard import first_update_keyword, leaving_keyword, tokens, update_keyword_anywhere
+from kg.guard import first_update_keyword, leaving_keyword, tokens, update_keyword_anywhere
 
 LONG = 200_000
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from kg.server import formats
-from kg.server.guard import (MAX_NESTING, first_update_keyword, leaving_keyword, nesting_depth, tokens,
-                             update_keyword_anywhere)
+from kg.guard import (MAX_NESTING, first_update_keyword, leaving_keyword, nesting_depth, tokens,
+                      update_keyword_anywhere)
 
 TEXT = "text/plain; charset=utf-8"
 READ_ONLY = ("this endpoint is read-only: SPARQL Update ({}) is refused — "
@@ -153,8 +153,9 @@ def syntax_message(query: str, error: str, max_rows: int | None = 10_000,
         rest = rest[:300].rsplit(",", 1)[0] + ", …"
     if rest in ("expected", "expected one of"):       # only character classes were expected
         rest = "a keyword, name or term misspelt or missing here"
-    before, after = _around(query, int(line), int(column))
-    if not query[len(query.rstrip()):] and not after and query.rstrip().endswith(before.rstrip()):
+    at = _offset(query, int(line), int(column))
+    before, after = _before(query[:at]), query[at:at + 15].split("\n")[0].strip()
+    if not query[at:].strip():
         # At the very end: a word before is misspelt or something is missing (an object, a brace).
         return (f"{where}: unexpected end of the query after {before!r} ({rest}) — check the spelling of the "
                 "keywords (SELECT, WHERE, LIMIT…), that each triple has a subject, a predicate and an object, "
@@ -163,17 +164,16 @@ def syntax_message(query: str, error: str, max_rows: int | None = 10_000,
     return f"{where} ({near}): {rest}"
 
 
-def _around(query: str, line: int, column: int) -> tuple[str, str]:
-    """Up to 30 characters before the error's column (from a word start) and 15 from it, on its line."""
-    lines = query.splitlines()
-    if not 0 < line <= len(lines):
-        return "", ""
-    text = lines[line - 1]
-    start = max(0, column - 1 - 30)
-    if start:
-        space = text.find(" ", start, column - 1)
-        start = space + 1 if space >= 0 else start
-    return text[start:column - 1].strip(), text[column - 1:column + 14].strip()
+def _offset(query: str, line: int, column: int) -> int:
+    """The position in ``query`` of Oxigraph's line and column (both from 1, in characters)."""
+    lines = query.splitlines(keepends=True)
+    return min(len(query), sum(len(text) for text in lines[:line - 1]) + max(column - 1, 0))
+
+
+def _before(text: str) -> str:
+    """Up to 30 characters before a position, from a word start, on one line."""
+    tail = " ".join(text.split())[-30:]
+    return tail.split(" ", 1)[1] if len(" ".join(text.split())) > 30 and " " in tail else tail
 
 
 def undeclared_prefixes(query: str, predeclared: Iterable[str] = ()) -> list[str]:

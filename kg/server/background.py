@@ -26,7 +26,8 @@ def serve_in_thread(app, host: str = "127.0.0.1", log_level: str = "warning",
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(server_config(app, log_level=log_level, lifespan="on", request_seconds=request_seconds))
+    config = server_config(app, log_level=log_level, lifespan="on", request_seconds=request_seconds)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + STARTUP_SECONDS

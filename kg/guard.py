@@ -136,5 +136,6 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
-__all__ = ["first_update_keyword", "nesting_depth", "MAX_NESTING", "update_keyword_anywhere", "leaving_keyword", "keywords", "tokens",
+__all__ = ["first_update_keyword", "nesting_depth", "MAX_NESTING", "update_keyword_anywhere", "leaving_keyword",
+           "keywords", "tokens",
            "UPDATE_KEYWORDS", "LEAVING_KEYWORDS"]
