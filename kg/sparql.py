@@ -275,7 +275,7 @@ def _json_term(term: Any) -> dict[str, str]:
 def read_query(text_or_file: str) -> str:
     """A query given inline or as the path of a file (``queries/projects_per_prefecture.rq``).
 
-    Text that looks like a path (no spaces or braces, and a ``.rq`` or ``.sparql`` ending or a ``/``) but
+    Text that looks like a path (no spaces, braces or angle brackets, and a ``.rq`` or ``.sparql`` ending or a ``/``) but
     names no file is a QueryError, as is a folder; any other text is taken as the query itself.
     """
     path = Path(text_or_file)
@@ -283,7 +283,7 @@ def read_query(text_or_file: str) -> str:
         examples = sorted(path.glob("*.rq"))[:1]
         hint = f", e.g. {examples[0]}" if examples else ""
         raise QueryError(f"{text_or_file}: a folder — give one query file{hint}")
-    looks_like_path = not re.search(r"[\s{}]", text_or_file) and (
+    looks_like_path = not re.search(r"[\s{}<>]", text_or_file) and (
         text_or_file.endswith((".rq", ".sparql")) or "/" in text_or_file)
     if looks_like_path or (len(text_or_file) < 200 and path.is_file()):
         if not path.is_file():
