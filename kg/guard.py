@@ -85,10 +85,9 @@ def keywords(text: str) -> Iterator[str]:
         ['SERVICE']
     """
     for kind, value in tokens(text):
-        if kind == "word":
+        if kind == "word" and ":" not in value:         # a prefixed name's local part may hold dots
             for part in value.split("."):
-                if part and ":" not in part:
-                    yield from (run.upper() for run in _LETTERS.findall(part))
+                yield from (run.upper() for run in _LETTERS.findall(part))
 
 
 def update_keyword_anywhere(text: str) -> str | None:
@@ -109,10 +108,10 @@ def leaving_keyword(text: str) -> str | None:
         >>> leaving_keyword('SELECT * { ?s ex:service "FROM" }') is None
         True
     """
-    # Inside a word too: the engine reads a keyword glued to another one ("trueSERVICE" is true, SERVICE),
-    # and no other keyword or function name contains either.
-    return next((keyword for word in keywords(text) for keyword in sorted(LEAVING_KEYWORDS) if keyword in word),
-                None)
+    # At a word's end too: the engine reads a keyword glued to another one ("trueSERVICE" is true, SERVICE),
+    # and no other keyword or function name ends with either.
+    return next((keyword for word in keywords(text) for keyword in sorted(LEAVING_KEYWORDS)
+                 if word.endswith(keyword)), None)
 
 
 MAX_NESTING = 256       # Oxigraph's parser recurses per level and overflows its stack past about 2,000

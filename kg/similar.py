@@ -43,6 +43,10 @@ LINK_BATCH = 256
 # Longer search text is refused: the encoder reads its first 512 tokens (a few hundred to two thousand
 # characters), while label and rule matching costs grow with the whole text (a megabyte took seconds).
 SEARCH_TEXT_MAX = 4_000
+# A text too short to mean anything ("x", "abc") still has a concept that stands out among the rest;
+# matching by meaning starts at four letters, or two kanji/kana (which carry more each); labels and rules
+# still match shorter texts.
+MEANING_MIN_WEIGHT = 4
 
 
 class NoVectors(KgError):
@@ -130,6 +134,11 @@ def _by_meaning(suggestions) -> dict[str, tuple[tuple[str, str, float], ...]]:
 def candidates(index_size: int, top: int) -> int:
     """How many nearest neighbours by embedding the hybrid ranker re-ranks for ``top`` results."""
     return min(max(MIN_CANDIDATES, top * 10), index_size)
+
+
+def text_weight(text: str) -> int:
+    """How much a text can mean, roughly: its letters and digits, a kanji or kana counting two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text if char.isalnum())
 
 
 def check_top(top: object) -> None:
@@ -239,7 +248,7 @@ class Similarity:
         import dataclasses
 
         profile = query_profile(text)
-        if self.meaning_threshold is None:
+        if self.meaning_threshold is None or text_weight(text) < MEANING_MIN_WEIGHT:
             return profile
         found = self.concept_meanings().match(vector, threshold=self.meaning_threshold)
         extra = tuple((m.scheme, m.concept, m.score) for m in found if (m.scheme, m.concept) not in profile.concepts)

@@ -275,21 +275,35 @@ def _json_term(term: Any) -> dict[str, str]:
 def read_query(text_or_file: str) -> str:
     """A query given inline or as the path of a file (``queries/projects_per_prefecture.rq``).
 
-    Text that looks like a path (no spaces, braces or angle brackets, and a ``.rq`` or ``.sparql`` ending or a ``/``) but
-    names no file is a QueryError, as is a folder; any other text is taken as the query itself.
+    Text that looks like a path (no spaces, braces or angle brackets; a ``.rq`` or ``.sparql`` ending or a
+    ``/``) but names no file is a QueryError, as is a folder; any other text is the query itself.
     """
     path = Path(text_or_file)
-    if len(text_or_file) < 1000 and path.is_dir():
+    looks_like_path = not re.search(r"[\s{}<>]", text_or_file) and (
+        text_or_file.endswith((".rq", ".sparql")) or "/" in text_or_file)
+    if not looks_like_path and (len(text_or_file) >= 200 or not (_is_file(path) or _is_dir(path))):
+        return text_or_file
+    if _is_dir(path):
         examples = sorted(path.glob("*.rq"))[:1]
         hint = f", e.g. {examples[0]}" if examples else ""
         raise QueryError(f"{text_or_file}: a folder — give one query file{hint}")
-    looks_like_path = not re.search(r"[\s{}<>]", text_or_file) and (
-        text_or_file.endswith((".rq", ".sparql")) or "/" in text_or_file)
-    if looks_like_path or (len(text_or_file) < 200 and path.is_file()):
-        if not path.is_file():
-            raise QueryError(f"{text_or_file}: no such query file")
-        return path.read_text(encoding="utf-8")
-    return text_or_file
+    if not _is_file(path):
+        raise QueryError(f"{text_or_file}: no such query file")
+    return path.read_text(encoding="utf-8")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:             # a name too long for the file system is no file
+        return False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def run_query(graph: Graph, query: str, bindings: dict[str, Any] | None = None) -> SparqlResult:

@@ -248,9 +248,9 @@ def close_ids(project_id: str, views: Mapping, n: int = 3) -> list[str]:
     import difflib
 
     large = len(views) > CLOSE_SCAN and isinstance(views, ViewTable)
-    if project_id.strip().isdigit() and not large:
+    if project_id.strip().isdecimal() and project_id.strip().isascii() and not large:
         number = int(project_id)
-        found = [pid for pid in views if pid.rsplit("-", 1)[-1].isdigit() and int(pid.rsplit("-", 1)[-1]) == number]
+        found = [pid for pid in views if pid.rsplit("-", 1)[-1].isdecimal() and int(pid.rsplit("-", 1)[-1]) == number]
         if found:
             return sorted(found)[:n]
     if large and isinstance(views, ViewTable):

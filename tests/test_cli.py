@@ -341,3 +341,9 @@ def test_build_reads_a_fiscal_year_in_any_form(tmp_path):
         assert {p["fiscal_year"] for p in Tsunagari.open(tmp_path / "store").projects()} == {2025}
     with pytest.raises(KgError, match="give the year the fiscal year starts in, with four digits"):
         Tsunagari.build([DATA / "small.csv"], tmp_path / "other", embed=False, fiscal_year=25)
+
+
+def test_a_long_inline_query_is_a_query_not_a_file_name(run):
+    """A query of 256-999 characters was given to stat() as a path: 'File name too long'."""
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?p a schema:Project } # " + "長い注釈" * 80
+    assert run("sparql", query).output.endswith("77\n(1 row)\n")

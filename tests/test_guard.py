@@ -77,3 +77,13 @@ def test_every_service_oxigraph_reads_is_refused(glue, keyword):
     except OSError:
         pass                                # read, and the service tried
     assert leaving_keyword(query) == "SERVICE", query
+
+
+@pytest.mark.parametrize("text", [
+    "PREFIX ex: <http://e/> SELECT * { ?s ex:valid.fromDate ?o }",
+    "PREFIX ex: <http://e/> SELECT * { ?s ex:customer.serviceLevel ?o }",
+    'SELECT * { ?s ?p "x"@en-fromage }',
+    "SELECT * { ?s <https://schema.org/serviceType> ?o }",
+])
+def test_names_that_hold_service_or_from_are_not_keywords(text):
+    assert leaving_keyword(text) is None

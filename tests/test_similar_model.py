@@ -97,3 +97,17 @@ def test_concepts_found_by_meaning_rank_and_say_so(kg, query, expected, concept)
     hit = next(r for r in results if int(r["id"][-3:]) == expected)
     assert concept in [c["id"] for c in hit["why"]["by_meaning"]]
     assert 0.5 <= hit["why"]["by_meaning"][0]["score"] <= 1.0
+
+
+@pytest.mark.parametrize("query", ["x", "ab", "AI", "abc", "子"])
+def test_a_text_too_short_to_mean_anything_matches_no_concept_by_meaning(kg, query):
+    """"x" was said to match Sexual and gender minorities by meaning, 0.69."""
+    assert kg.similarity.profile(query, kg.similarity.encoder.encode([query])[0]).by_meaning == ()
+    assert all(not r["why"]["by_meaning"] for r in kg.search(query, top=5))
+
+
+def test_two_kanji_are_enough_to_match_by_meaning(kg):
+    from kg.similar import text_weight
+
+    assert [text_weight(t) for t in ("x", "abc", "子", "介護", "men's shed")] == [1, 3, 2, 4, 8]
+    assert kg.similarity.profile("介護", kg.similarity.encoder.encode(["介護"])[0]).by_meaning

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import logging
+import os
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -33,7 +34,6 @@ from starlette.templating import Jinja2Templates
 
 from kg.errors import EmbeddingError, KgError, NotFound
 from kg.shapes import ProjectView, Result
-from embeddings.encoder import available_cores
 from kg.server import facets, pages, protocol
 from kg.server.gate import Gate
 from kg.server.pages import Unavailable
@@ -85,7 +85,7 @@ class Site:
         self.search_note: str | None = None
         # Searches encode on every core: more at once only wait; a flood of them must not hold the threads
         # that project pages and listings run in.
-        self.searches = Gate("searches", running=max(2, available_cores()), waiting=SEARCHES_WAITING)
+        self.searches = Gate("searches", running=max(2, os.cpu_count() or 2), waiting=SEARCHES_WAITING)
         self._warmed = threading.Event()
         self._lock = threading.Lock()
         self._turtle: Path | None = None
