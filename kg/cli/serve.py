@@ -75,7 +75,8 @@ def listen(host: str, port: int) -> socket.socket:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         return socket.create_server((host, port), family=family)
     except OSError as error:
-        reason = os.strerror(error.errno) if error.errno else str(error)
+        # A name that does not resolve has an EAI code, not an errno: its own text says it.
+        reason = str(error) if isinstance(error, socket.gaierror) or not error.errno else os.strerror(error.errno)
         hint = ("another program listens there: stop it, or pick another --port (0: any free one)"
                 if error.errno == errno.EADDRINUSE else "check --host and --port")
         raise fail(f"cannot listen on {host}:{port} ({reason}) — {hint}") from None
